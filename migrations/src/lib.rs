@@ -1,0 +1,18 @@
+//! Database migrations, one file each, never edited once applied.
+//!
+//! The same migrations run on SQLite and PostgreSQL. Add a change as a new
+//! file; to drop or rename a column, first add the new shape, ship code that
+//! uses it, then remove the old shape in a later migration.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261204_000001_lti_core;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261204_000001_lti_core::Migration)]
+    }
+}

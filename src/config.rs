@@ -1,0 +1,168 @@
+//! Typed settings, read in layers: `config/default.toml` (built into the
+//! binary), then an optional file given with `--config`, then environment
+//! variables `MICROCRED__SECTION__KEY`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// The built-in defaults, the same text as `config/default.toml`.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub storage: StorageSettings,
+    pub lti: LtiSettings,
+    pub session: SessionSettings,
+    pub keys: KeySettings,
+    pub catalogue: CatalogueSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ServerSettings {
+    /// Address the HTTP server listens on.
+    pub bind: SocketAddr,
+    /// Base of the URLs given to the LMS; empty means `http://{bind}`.
+    pub public_url: String,
+    /// Largest request body, in megabytes.
+    pub max_body_mb: u64,
+}
+
+#[derive(Clone, Deserialize, Serialize)]
+pub struct DatabaseSettings {
+    /// sea-orm connection URL; may hold a password, so `Debug` hides it.
+    pub url: String,
+    pub max_connections: u32,
+    pub migrate_on_start: bool,
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &redact_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("migrate_on_start", &self.migrate_on_start)
+            .finish()
+    }
+}
+
+/// A connection URL with any password replaced by `***`.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => raw.to_string(),
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct StorageSettings {
+    /// Folder for uploaded files.
+    pub path: PathBuf,
+    /// Largest uploaded file, in megabytes.
+    pub max_file_mb: u64,
+    /// Content types accepted for uploads.
+    pub allowed_types: Vec<String>,
+}
+
+/// What a launch from an unknown deployment of a known client does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownDeploymentPolicy {
+    Reject,
+    Pending,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct LtiSettings {
+    pub state_ttl_secs: u64,
+    pub exp_leeway_secs: u64,
+    pub iat_future_secs: i64,
+    pub unknown_deployment: UnknownDeploymentPolicy,
+    pub jwks_default_ttl_secs: u64,
+    pub jwks_refetch_interval_secs: u64,
+    pub http_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct SessionSettings {
+    pub idle_minutes: i64,
+    pub max_hours: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct KeySettings {
+    pub retire_after_hours: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct CatalogueSettings {
+    pub samples_path: PathBuf,
+    pub load_samples_when_empty: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub filter: String,
+}
+
+impl Settings {
+    /// Read all three layers.
+    pub fn load(config_file: Option<&Path>) -> Result<Self, figment::Error> {
+        let mut figment = Figment::new().merge(Toml::string(DEFAULT_TOML));
+        if let Some(path) = config_file {
+            if !path.exists() {
+                return Err(figment::Error::from(format!(
+                    "the configuration file {} does not exist",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment.merge(Env::prefixed("MICROCRED__").split("__")).extract()
+    }
+
+    /// The built-in defaults alone, ignoring files and the environment.
+    pub fn defaults() -> Result<Self, figment::Error> {
+        Figment::new().merge(Toml::string(DEFAULT_TOML)).extract()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse() {
+        let settings = Settings::defaults().unwrap();
+        assert_eq!(settings.server.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(settings.lti.unknown_deployment, UnknownDeploymentPolicy::Reject);
+    }
+
+    #[test]
+    fn redact_hides_password() {
+        assert_eq!(redact_url("postgres://app:s3cret@db/microcred"), "postgres://app:***@db/microcred");
+    }
+
+    #[test]
+    fn missing_config_file_is_an_error() {
+        let err = Settings::load(Some(Path::new("/nonexistent/microcred.toml"))).unwrap_err();
+        assert!(err.to_string().contains("does not exist"));
+    }
+}

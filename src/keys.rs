@@ -1,0 +1,112 @@
+//! The tool's RSA key pairs: generated on first start, published in the
+//! JWKS, rotated by `microcred keys rotate`.
+//!
+//! Rotation moves each key through `next` (published, not signing),
+//! `active` (signing), `retiring` (published until every token it signed
+//! has expired) and `retired`. One rotation step promotes the `next` key,
+//! moves the old active key to `retiring`, retires keys past their time and
+//! creates a new `next` key, so a key is always published before it signs.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{Duration, Utc};
+use jsonwebtoken::EncodingKey;
+use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+use rsa::traits::PublicKeyParts;
+use rsa::RsaPrivateKey;
+use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::store::entities::tool_key;
+use crate::store::keys as key_store;
+
+/// A key ready to sign.
+#[derive(Clone)]
+pub struct SigningKey {
+    pub kid: String,
+    pub key: EncodingKey,
+}
+
+/// Generate an RSA 2048 key pair; returns its kid, PKCS#8 PEM and public JWK.
+pub fn generate() -> anyhow::Result<(String, String, String)> {
+    let mut rng = rand::thread_rng();
+    let private = RsaPrivateKey::new(&mut rng, 2048)?;
+    let n = URL_SAFE_NO_PAD.encode(private.n().to_bytes_be());
+    let e = URL_SAFE_NO_PAD.encode(private.e().to_bytes_be());
+    // RFC 7638 thumbprint: SHA-256 of the required members in lexical order.
+    let thumbprint_input = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+    let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(thumbprint_input.as_bytes()));
+    let jwk = json!({"kty": "RSA", "alg": "RS256", "use": "sig", "kid": kid, "n": n, "e": e});
+    let pem = private.to_pkcs8_pem(LineEnding::LF)?.to_string();
+    Ok((kid, pem, jwk.to_string()))
+}
+
+/// Make sure a signing key exists, creating the first one on first start.
+pub async fn ensure_signing_key(db: &DatabaseConnection) -> anyhow::Result<()> {
+    if key_store::signing(db).await?.is_some() {
+        return Ok(());
+    }
+    let (kid, pem, jwk) = generate()?;
+    key_store::insert(db, &kid, &pem, &jwk, key_store::STATUS_ACTIVE).await?;
+    tracing::info!(kid = %kid, "created the tool's first signing key");
+    Ok(())
+}
+
+/// The current signing key.
+pub async fn signing_key(db: &DatabaseConnection) -> anyhow::Result<SigningKey> {
+    let row = key_store::signing(db)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the tool has no active signing key; run `microcred keys rotate`"))?;
+    let key = EncodingKey::from_rsa_pem(row.private_key_pem.as_bytes())?;
+    Ok(SigningKey { kid: row.kid, key })
+}
+
+/// The public key set published at `/.well-known/jwks.json`.
+pub async fn jwks(db: &DatabaseConnection) -> Result<serde_json::Value, DbErr> {
+    let keys: Vec<serde_json::Value> = key_store::published(db)
+        .await?
+        .iter()
+        .filter_map(|row| serde_json::from_str(&row.public_jwk).ok())
+        .collect();
+    Ok(json!({ "keys": keys }))
+}
+
+/// What one rotation step changed.
+#[derive(Debug, Default)]
+pub struct RotationReport {
+    pub activated: Option<String>,
+    pub retiring: Vec<String>,
+    pub retired: Vec<String>,
+    pub created_next: String,
+}
+
+/// Run one rotation step (see the module docs). Safe to run while the tool
+/// serves launches: every change is one transaction, and the signer reads
+/// the active key per use.
+pub async fn rotate(db: &DatabaseConnection, retire_after: Duration) -> anyhow::Result<RotationReport> {
+    let (kid, pem, jwk) = generate()?;
+    let txn = db.begin().await?;
+    let now = Utc::now();
+    let mut report = RotationReport { created_next: kid.clone(), ..Default::default() };
+    let keys = key_store::all(&txn).await?;
+    for key in keys.iter().filter(|k| k.status == key_store::STATUS_RETIRING) {
+        if key.retire_after.is_some_and(|at| at <= now) {
+            key_store::set_status(&txn, key.id, key_store::STATUS_RETIRED, None, None).await?;
+            report.retired.push(key.kid.clone());
+        }
+    }
+    let next: Vec<&tool_key::Model> = keys.iter().filter(|k| k.status == key_store::STATUS_NEXT).collect();
+    if let Some(promoted) = next.last() {
+        for key in keys.iter().filter(|k| k.status == key_store::STATUS_ACTIVE) {
+            key_store::set_status(&txn, key.id, key_store::STATUS_RETIRING, None, Some(now + retire_after))
+                .await?;
+            report.retiring.push(key.kid.clone());
+        }
+        key_store::set_status(&txn, promoted.id, key_store::STATUS_ACTIVE, Some(now), None).await?;
+        report.activated = Some(promoted.kid.clone());
+    }
+    key_store::insert(&txn, &kid, &pem, &jwk, key_store::STATUS_NEXT).await?;
+    txn.commit().await?;
+    Ok(report)
+}

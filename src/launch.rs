@@ -1,0 +1,407 @@
+//! The LTI login and launch flow with its storage: the OIDC login
+//! initiation, then the id_token post that ends in a session.
+//!
+//! Checks run in this order so that each rejection names the first thing
+//! wrong: the form, the state (issued, unused, bound to this browser), the
+//! token (signature, issuer, audience, times), the nonce, the deployment and
+//! the message claims.
+
+use chrono::{Duration, Utc};
+use microcred_lti::claims::IdTokenClaims;
+use microcred_lti::login::{AuthorizationRequest, LoginInitiation};
+use microcred_lti::verify::check_message;
+use microcred_lti::{verify_id_token, ExpectedPlatform, LaunchError, MessageType, RoleSet, VerifyOptions};
+use openidconnect::{CsrfToken, Nonce};
+use serde::Deserialize;
+use url::Url;
+
+use crate::config::UnknownDeploymentPolicy;
+use crate::sessions::{self, NewSession};
+use crate::state::AppState;
+use crate::store::entities::platform;
+use crate::store::launches::{self as launch_store, ContextRecord, ResourceLinkRecord, UserRecord};
+use crate::store::platforms::{self as platform_store, STATUS_ACTIVE, STATUS_PENDING};
+
+/// Prefix of the cookie that binds a login state to the browser that began it.
+pub const STATE_COOKIE_PREFIX: &str = "microcred_state_";
+
+/// Name of the state cookie for one login. Each login gets its own cookie
+/// so that launches in two tabs do not overwrite each other's state.
+pub fn state_cookie_name(state: &str) -> String {
+    let short: String = state.chars().take(16).collect();
+    format!("{STATE_COOKIE_PREFIX}{short}")
+}
+
+/// A rejected login or launch with what is known about where it came from.
+#[derive(Debug)]
+pub struct LaunchFailure {
+    pub error: LaunchError,
+    pub platform_id: Option<i64>,
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub deployment_id: Option<String>,
+}
+
+impl From<LaunchError> for LaunchFailure {
+    fn from(error: LaunchError) -> Self {
+        Self { error, platform_id: None, issuer: None, client_id: None, deployment_id: None }
+    }
+}
+
+impl LaunchFailure {
+    fn from_platform(error: LaunchError, platform: &platform::Model) -> Self {
+        Self {
+            error,
+            platform_id: Some(platform.id),
+            issuer: Some(platform.issuer.clone()),
+            client_id: Some(platform.client_id.clone()),
+            deployment_id: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error("launch rejected: {}", .0.error)]
+    Rejected(LaunchFailure),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<LaunchFailure> for FlowError {
+    fn from(failure: LaunchFailure) -> Self {
+        Self::Rejected(failure)
+    }
+}
+
+impl From<LaunchError> for FlowError {
+    fn from(error: LaunchError) -> Self {
+        Self::Rejected(error.into())
+    }
+}
+
+impl From<sea_orm::DbErr> for FlowError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+/// The answer to a login initiation.
+pub struct LoginRedirect {
+    pub location: Url,
+    pub state: String,
+    pub nonce: String,
+    pub platform_id: i64,
+}
+
+/// Find the registration for a login initiation.
+async fn find_platform(
+    app: &AppState,
+    issuer: &str,
+    client_id: Option<&str>,
+) -> Result<platform::Model, FlowError> {
+    let found = match client_id {
+        Some(client_id) => match platform_store::find(&app.db, issuer, client_id).await? {
+            Some(platform) => platform,
+            None => {
+                let known_issuer = !platform_store::by_issuer(&app.db, issuer).await?.is_empty();
+                let error = if known_issuer {
+                    LaunchError::UnknownClient { issuer: issuer.to_string(), client_id: client_id.to_string() }
+                } else {
+                    LaunchError::UnknownIssuer { issuer: issuer.to_string() }
+                };
+                return Err(LaunchFailure {
+                    error,
+                    platform_id: None,
+                    issuer: Some(issuer.to_string()),
+                    client_id: Some(client_id.to_string()),
+                    deployment_id: None,
+                }
+                .into());
+            }
+        },
+        None => {
+            let mut candidates = platform_store::by_issuer(&app.db, issuer).await?;
+            candidates.retain(|p| p.status != platform_store::STATUS_DISABLED);
+            match candidates.len() {
+                0 => {
+                    return Err(LaunchFailure {
+                        issuer: Some(issuer.to_string()),
+                        ..LaunchError::UnknownIssuer { issuer: issuer.to_string() }.into()
+                    }
+                    .into())
+                }
+                1 => candidates.remove(0),
+                _ => {
+                    return Err(LaunchFailure {
+                        issuer: Some(issuer.to_string()),
+                        ..LaunchError::AmbiguousClient { issuer: issuer.to_string() }.into()
+                    }
+                    .into())
+                }
+            }
+        }
+    };
+    if found.status != STATUS_ACTIVE {
+        let error = LaunchError::RegistrationDisabled { client_id: found.client_id.clone() };
+        return Err(LaunchFailure::from_platform(error, &found).into());
+    }
+    Ok(found)
+}
+
+/// Answer a login initiation: store a new state and nonce and build the
+/// redirect to the platform's authorization endpoint.
+pub async fn begin_login(app: &AppState, params: LoginInitiation) -> Result<LoginRedirect, FlowError> {
+    let issuer_for_failure = params.iss.clone();
+    let client_for_failure = params.client_id.clone();
+    let login = params.check(&app.public_url).map_err(|error| LaunchFailure {
+        error,
+        platform_id: None,
+        issuer: issuer_for_failure,
+        client_id: client_for_failure,
+        deployment_id: None,
+    })?;
+    let platform = find_platform(app, &login.issuer, login.client_id.as_deref()).await?;
+    let auth_endpoint = Url::parse(&platform.auth_url)
+        .map_err(|e| anyhow::anyhow!("stored auth URL of platform {} is invalid: {e}", platform.id))?;
+
+    let state = CsrfToken::new_random().secret().clone();
+    let nonce = Nonce::new_random().secret().clone();
+    let expires_at = Utc::now() + Duration::seconds(app.settings.lti.state_ttl_secs as i64);
+    launch_store::insert_login_state(
+        &app.db,
+        &state,
+        &nonce,
+        platform.id,
+        login.target_link_uri.as_str(),
+        expires_at,
+    )
+    .await?;
+
+    let redirect_uri = app.url("/lti/launch");
+    let location = AuthorizationRequest {
+        client_id: &platform.client_id,
+        redirect_uri: &redirect_uri,
+        login_hint: &login.login_hint,
+        lti_message_hint: login.lti_message_hint.as_deref(),
+        state: &state,
+        nonce: &nonce,
+    }
+    .to_url(&auth_endpoint);
+    Ok(LoginRedirect { location, state, nonce, platform_id: platform.id })
+}
+
+/// The form a platform posts to the launch URL.
+#[derive(Debug, Default, Deserialize)]
+pub struct LaunchForm {
+    #[serde(default)]
+    pub id_token: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+}
+
+/// How the browser proved that it began the login.
+pub enum StateProof<'a> {
+    /// The value of the state cookie set at login, if the browser sent it.
+    Cookie(Option<&'a str>),
+}
+
+/// A successful launch.
+pub struct CompletedLaunch {
+    pub session_token: String,
+    pub message_type: MessageType,
+    pub roles: RoleSet,
+    pub user_id: i64,
+    pub state: String,
+}
+
+/// Verify a launch and open a session for it.
+pub async fn complete_launch(
+    app: &AppState,
+    form: LaunchForm,
+    proof: StateProof<'_>,
+) -> Result<CompletedLaunch, FlowError> {
+    let id_token = form.id_token.filter(|t| !t.is_empty()).ok_or(LaunchError::MissingIdToken)?;
+    let state = form.state.filter(|s| !s.is_empty()).ok_or(LaunchError::MissingState)?;
+
+    let login = launch_store::find_login_state(&app.db, &state).await?.ok_or(LaunchError::UnknownState)?;
+    let platform = platform_store::by_id(&app.db, login.platform_id)
+        .await?
+        .ok_or(LaunchError::UnknownState)?;
+    let fail = |error: LaunchError| FlowError::Rejected(LaunchFailure::from_platform(error, &platform));
+    if login.used_at.is_some() {
+        return Err(fail(LaunchError::StateAlreadyUsed));
+    }
+    if login.expires_at < Utc::now() {
+        return Err(fail(LaunchError::UnknownState));
+    }
+    match proof {
+        StateProof::Cookie(value) => {
+            if value != Some(state.as_str()) {
+                return Err(fail(LaunchError::StateFromAnotherBrowser));
+            }
+        }
+    }
+    if platform.status != STATUS_ACTIVE {
+        return Err(fail(LaunchError::RegistrationDisabled { client_id: platform.client_id.clone() }));
+    }
+
+    let expected = ExpectedPlatform {
+        issuer: &platform.issuer,
+        client_id: &platform.client_id,
+        jwks_url: &platform.jwks_url,
+    };
+    let options = VerifyOptions {
+        exp_leeway_secs: app.settings.lti.exp_leeway_secs,
+        iat_future_secs: app.settings.lti.iat_future_secs,
+    };
+    let claims = verify_id_token(&id_token, expected, &app.platform_keys, options, Utc::now().timestamp())
+        .await
+        .map_err(fail)?;
+    if claims.nonce.as_deref() != Some(login.nonce.as_str()) {
+        return Err(fail(LaunchError::NonceMismatch));
+    }
+    if !launch_store::consume_login_state(&app.db, &state).await? {
+        return Err(fail(LaunchError::StateAlreadyUsed));
+    }
+
+    let deployment_id = claims.deployment_id.clone().unwrap_or_default();
+    let with_deployment = |error: LaunchError| {
+        let mut failure = LaunchFailure::from_platform(error, &platform);
+        failure.deployment_id = Some(deployment_id.clone()).filter(|d| !d.is_empty());
+        FlowError::Rejected(failure)
+    };
+    let message_type = check_message(&claims).map_err(with_deployment)?;
+    let deployment = check_deployment(app, &platform, &deployment_id).await.map_err(|e| match e {
+        FlowError::Rejected(failure) => with_deployment(failure.error),
+        other => other,
+    })?;
+
+    let completed = record_launch(app, &platform, deployment, &claims, message_type).await?;
+    Ok(CompletedLaunch { state, ..completed })
+}
+
+async fn check_deployment(app: &AppState, platform: &platform::Model, deployment_id: &str) -> Result<i64, FlowError> {
+    let unknown = || LaunchError::UnknownDeployment {
+        deployment_id: deployment_id.to_string(),
+        client_id: platform.client_id.clone(),
+    };
+    match platform_store::find_deployment(&app.db, platform.id, deployment_id).await? {
+        Some(row) if row.status == STATUS_ACTIVE => Ok(row.id),
+        Some(row) if row.status == STATUS_PENDING => Err(LaunchError::DeploymentPending {
+            deployment_id: deployment_id.to_string(),
+            client_id: platform.client_id.clone(),
+        }
+        .into()),
+        Some(_) => Err(unknown().into()),
+        None => {
+            if app.settings.lti.unknown_deployment == UnknownDeploymentPolicy::Pending {
+                platform_store::ensure_deployment(&app.db, platform.id, deployment_id, STATUS_PENDING).await?;
+                return Err(LaunchError::DeploymentPending {
+                    deployment_id: deployment_id.to_string(),
+                    client_id: platform.client_id.clone(),
+                }
+                .into());
+            }
+            Err(unknown().into())
+        }
+    }
+}
+
+/// Custom parameter that names the micro-credential a resource link shows.
+pub const CUSTOM_CREDENTIAL: &str = "microcredential";
+
+/// Launch details that later requests of the session need.
+#[derive(Debug, Clone, Default, serde::Serialize, Deserialize)]
+pub struct LaunchDetails {
+    pub deployment_id: String,
+    pub ags: Option<microcred_lti::claims::AgsEndpointClaim>,
+    pub nrps: Option<microcred_lti::claims::NrpsClaim>,
+    pub deep_linking: Option<microcred_lti::claims::DeepLinkingSettingsClaim>,
+    pub for_user: Option<microcred_lti::claims::ForUserClaim>,
+    pub return_url: Option<String>,
+    pub credential: Option<String>,
+    pub platform_name: Option<String>,
+}
+
+async fn record_launch(
+    app: &AppState,
+    platform: &platform::Model,
+    deployment_pk: i64,
+    claims: &IdTokenClaims,
+    message_type: MessageType,
+) -> Result<CompletedLaunch, FlowError> {
+    let subject = claims.sub.as_deref().unwrap_or_default();
+    let name = claims.display_name();
+    let user = launch_store::upsert_user(
+        &app.db,
+        UserRecord {
+            platform_id: platform.id,
+            issuer: &platform.issuer,
+            subject,
+            name: name.as_deref(),
+            email: claims.email.as_deref().filter(|e| !e.trim().is_empty()),
+        },
+    )
+    .await?;
+    let context = match &claims.context {
+        Some(context) if !context.id.trim().is_empty() => Some(
+            launch_store::upsert_context(
+                &app.db,
+                ContextRecord {
+                    platform_id: platform.id,
+                    issuer: &platform.issuer,
+                    context_id: &context.id,
+                    label: context.label.as_deref(),
+                    title: context.title.as_deref(),
+                },
+            )
+            .await?,
+        ),
+        _ => None,
+    };
+    let credential = claims.custom_str(CUSTOM_CREDENTIAL).filter(|slug| !slug.trim().is_empty());
+    let link = match &claims.resource_link {
+        Some(link) if !link.id.trim().is_empty() => Some(
+            launch_store::upsert_resource_link(
+                &app.db,
+                ResourceLinkRecord {
+                    platform_id: platform.id,
+                    context_pk: context.as_ref().map(|c| c.id),
+                    issuer: &platform.issuer,
+                    resource_link_id: &link.id,
+                    title: link.title.as_deref(),
+                    credential_slug: credential.as_deref(),
+                },
+            )
+            .await?,
+        ),
+        _ => None,
+    };
+    let roles = RoleSet::from_claim(claims.roles.as_deref().unwrap_or_default());
+    let details = LaunchDetails {
+        deployment_id: claims.deployment_id.clone().unwrap_or_default(),
+        ags: claims.ags.clone(),
+        nrps: claims.nrps.clone(),
+        deep_linking: claims.deep_linking_settings.clone(),
+        for_user: claims.for_user.clone(),
+        return_url: claims.launch_presentation.as_ref().and_then(|p| p.return_url.clone()),
+        credential: link.as_ref().and_then(|l| l.credential_slug.clone()).or(credential),
+        platform_name: claims.tool_platform.as_ref().and_then(|p| p.name.clone()),
+    };
+    let session_token = sessions::create(
+        app,
+        NewSession {
+            user_id: user.id,
+            platform_id: platform.id,
+            deployment_pk,
+            context_pk: context.as_ref().map(|c| c.id),
+            resource_link_pk: link.as_ref().map(|l| l.id),
+            roles,
+            message_type,
+            details,
+        },
+    )
+    .await?;
+    Ok(CompletedLaunch { session_token, message_type, roles, user_id: user.id, state: String::new() })
+}

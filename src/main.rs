@@ -1,0 +1,195 @@
+//! The `microcred` command: serve, migrate, manage platforms and keys.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use microcred::config::Settings;
+use microcred::platforms::{self, PlatformInput};
+use microcred::startup::{self, Application};
+use microcred::{keys, store, telemetry};
+
+#[derive(Parser)]
+#[command(name = "microcred", version, about = "An LTI 1.3 tool for educator micro-credentials")]
+struct Cli {
+    /// A TOML file whose settings override the built-in defaults.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the HTTP server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage LMS platform registrations.
+    #[command(subcommand)]
+    Platform(PlatformCommand),
+    /// Manage the tool's signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum PlatformCommand {
+    /// Register a platform, or update one with the same issuer and client id.
+    Add(PlatformAddArgs),
+    /// List registrations and their deployments.
+    List,
+    /// Disable a registration; its users and their work are kept.
+    Remove {
+        #[arg(long)]
+        issuer: String,
+        #[arg(long)]
+        client_id: String,
+    },
+}
+
+#[derive(Args)]
+struct PlatformAddArgs {
+    /// The platform's issuer, exactly as it appears in its id_tokens.
+    #[arg(long)]
+    issuer: String,
+    /// The client id the platform assigned to microcred.
+    #[arg(long)]
+    client_id: String,
+    /// A deployment id the platform assigned; repeat for several.
+    #[arg(long = "deployment-id")]
+    deployment_ids: Vec<String>,
+    /// The platform's OIDC authorization endpoint.
+    #[arg(long)]
+    auth_url: String,
+    /// The platform's OAuth 2 token endpoint.
+    #[arg(long)]
+    token_url: String,
+    /// The URL of the platform's public key set (JWKS).
+    #[arg(long)]
+    jwks_url: String,
+    /// The `aud` for token requests when it is not the token URL.
+    #[arg(long)]
+    token_audience: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// List the tool's keys and their states.
+    List,
+    /// Run one rotation step: publish a new key, promote the previously published one.
+    Rotate,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("error: the configuration is invalid: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&settings.log);
+    match run(cli.command.unwrap_or(Command::Serve), settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "microcred failed");
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => Application::build(settings).await?.run().await,
+        Command::Migrate => {
+            let db = store::connect(&settings.database).await?;
+            store::migrate(&db).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Platform(command) => {
+            let db = startup::prepare_database(&settings).await?;
+            match command {
+                PlatformCommand::Add(args) => {
+                    let input = PlatformInput {
+                        issuer: args.issuer,
+                        client_id: args.client_id,
+                        deployment_ids: args.deployment_ids,
+                        auth_url: args.auth_url,
+                        token_url: args.token_url,
+                        jwks_url: args.jwks_url,
+                        token_audience: args.token_audience,
+                    };
+                    let (platform, deployments) = platforms::add(&db, input).await?;
+                    println!("stored registration {}", platform.id);
+                    print_platform(&platform, &deployments);
+                }
+                PlatformCommand::List => {
+                    let all = platforms::list(&db).await?;
+                    if all.is_empty() {
+                        println!("no platforms registered; add one with `microcred platform add`");
+                    }
+                    for (platform, deployments) in all {
+                        print_platform(&platform, &deployments);
+                        println!();
+                    }
+                }
+                PlatformCommand::Remove { issuer, client_id } => {
+                    let platform = platforms::remove(&db, &issuer, &client_id).await?;
+                    println!(
+                        "disabled registration {} ({} / {}); its users and their work are kept",
+                        platform.id, platform.issuer, platform.client_id
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Keys(command) => {
+            let db = startup::prepare_database(&settings).await?;
+            if let KeysCommand::Rotate = command {
+                let retire_after = chrono::Duration::hours(settings.keys.retire_after_hours);
+                let report = keys::rotate(&db, retire_after).await?;
+                if let Some(kid) = &report.activated {
+                    println!("now signing with {kid}");
+                }
+                for kid in &report.retiring {
+                    println!("retiring {kid} (published for {} more hours)", settings.keys.retire_after_hours);
+                }
+                for kid in &report.retired {
+                    println!("retired {kid}");
+                }
+                println!("published {} (signs from the next rotation)", report.created_next);
+            }
+            for key in store::keys::all(&db).await? {
+                let retire = key.retire_after.map(|at| format!(" until {}", at.to_rfc3339())).unwrap_or_default();
+                println!("{}  {}{}  created {}", key.kid, key.status, retire, key.created_at.to_rfc3339());
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_platform(
+    platform: &microcred::store::entities::platform::Model,
+    deployments: &[microcred::store::entities::deployment::Model],
+) {
+    println!("issuer:          {}", platform.issuer);
+    println!("client id:       {}", platform.client_id);
+    println!("status:          {}", platform.status);
+    println!("auth URL:        {}", platform.auth_url);
+    println!("token URL:       {}", platform.token_url);
+    println!("JWKS URL:        {}", platform.jwks_url);
+    if let Some(audience) = &platform.token_audience {
+        println!("token audience:  {audience}");
+    }
+    if deployments.is_empty() {
+        println!("deployments:     (none)");
+    }
+    for deployment in deployments {
+        println!("deployment:      {} ({})", deployment.deployment_id, deployment.status);
+    }
+}

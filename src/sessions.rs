@@ -1,0 +1,108 @@
+//! Sessions opened by a launch. The browser holds a random token; the
+//! database holds its SHA-256, the user, course, roles and launch details.
+//! A session ends after `session.idle_minutes` without use or
+//! `session.max_hours` after the launch, whichever comes first.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Duration, Utc};
+use microcred_lti::{MessageType, RoleSet};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::launch::LaunchDetails;
+use crate::state::AppState;
+use crate::store::entities::session;
+use crate::store::sessions as session_store;
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "microcred_session";
+
+/// Writes to `last_seen_at` are skipped when the previous one is this recent.
+const TOUCH_INTERVAL_SECS: i64 = 60;
+
+pub struct NewSession {
+    pub user_id: i64,
+    pub platform_id: i64,
+    pub deployment_pk: i64,
+    pub context_pk: Option<i64>,
+    pub resource_link_pk: Option<i64>,
+    pub roles: RoleSet,
+    pub message_type: MessageType,
+    pub details: LaunchDetails,
+}
+
+/// A live session, as handlers see it.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: String,
+    pub user_id: i64,
+    pub platform_id: i64,
+    pub deployment_pk: i64,
+    pub context_pk: Option<i64>,
+    pub resource_link_pk: Option<i64>,
+    pub roles: RoleSet,
+    pub message_type: MessageType,
+    pub details: LaunchDetails,
+    pub expires_at: DateTime<Utc>,
+}
+
+fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Open a session and return its token.
+pub async fn create(app: &AppState, new: NewSession) -> anyhow::Result<String> {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let token = URL_SAFE_NO_PAD.encode(bytes);
+    let now = Utc::now();
+    let row = session::Model {
+        id: hash_token(&token),
+        user_id: new.user_id,
+        platform_id: new.platform_id,
+        deployment_pk: new.deployment_pk,
+        context_pk: new.context_pk,
+        resource_link_pk: new.resource_link_pk,
+        roles: new.roles.to_storage(),
+        message_type: new.message_type.as_str().to_string(),
+        launch: serde_json::to_string(&new.details)?,
+        created_at: now,
+        expires_at: now + Duration::hours(app.settings.session.max_hours),
+        last_seen_at: now,
+    };
+    session_store::insert(&app.db, row).await?;
+    Ok(token)
+}
+
+/// Find the live session for a token, refreshing its idle timer.
+pub async fn resolve(app: &AppState, token: &str) -> anyhow::Result<Option<Session>> {
+    if token.is_empty() || token.len() > 128 {
+        return Ok(None);
+    }
+    let id = hash_token(token);
+    let Some(row) = session_store::find(&app.db, &id).await? else {
+        return Ok(None);
+    };
+    let now = Utc::now();
+    let idle_limit = row.last_seen_at + Duration::minutes(app.settings.session.idle_minutes);
+    if row.expires_at <= now || idle_limit <= now {
+        return Ok(None);
+    }
+    if (now - row.last_seen_at).num_seconds() >= TOUCH_INTERVAL_SECS {
+        session_store::touch(&app.db, &id, now).await?;
+    }
+    let message_type = MessageType::parse(&row.message_type).unwrap_or(MessageType::LtiResourceLinkRequest);
+    Ok(Some(Session {
+        id,
+        user_id: row.user_id,
+        platform_id: row.platform_id,
+        deployment_pk: row.deployment_pk,
+        context_pk: row.context_pk,
+        resource_link_pk: row.resource_link_pk,
+        roles: RoleSet::from_storage(&row.roles),
+        message_type,
+        details: serde_json::from_str(&row.launch).unwrap_or_default(),
+        expires_at: row.expires_at,
+    }))
+}

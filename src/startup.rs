@@ -1,0 +1,145 @@
+//! Building and running the application: database, keys, HTTP server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use microcred_lti::jwks::CachePolicy;
+use microcred_lti::{HttpKeySetFetcher, KeySetCache};
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+use url::Url;
+
+use crate::config::Settings;
+use crate::state::{AppState, Inner};
+use crate::web::headers::FrameOrigins;
+use crate::{keys, store, web};
+
+/// A built application, bound to its port, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+/// An HTTP client for calls to platforms: a timeout, no proxy from the
+/// environment, and no redirects (a platform endpoint answers directly).
+pub fn http_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .user_agent(concat!("microcred/", env!("CARGO_PKG_VERSION")))
+        .build()?)
+}
+
+/// Open the database, apply migrations when configured, ensure a signing key.
+pub async fn prepare_database(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    let db = store::connect(&settings.database).await.map_err(|e| {
+        anyhow::anyhow!("cannot open the database {}: {e}", crate::config::redact_url(&settings.database.url))
+    })?;
+    if settings.database.migrate_on_start {
+        store::migrate(&db).await?;
+    }
+    keys::ensure_signing_key(&db).await?;
+    Ok(db)
+}
+
+impl Application {
+    /// Bind the listener and prepare everything the server needs.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        crate::web::templates::check()?;
+        let listener = TcpListener::bind(settings.server.bind)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.bind))?;
+        let local = listener.local_addr()?;
+        let public_url = public_url(&settings, local)?;
+        let db = prepare_database(&settings).await?;
+        let http = http_client(Duration::from_secs(settings.lti.http_timeout_secs))?;
+        let policy = CachePolicy {
+            default_ttl: Duration::from_secs(settings.lti.jwks_default_ttl_secs),
+            refetch_interval: Duration::from_secs(settings.lti.jwks_refetch_interval_secs),
+            ..CachePolicy::default()
+        };
+        let platform_keys = KeySetCache::new(Arc::new(HttpKeySetFetcher::new(http.clone())), policy);
+        let state = AppState::new(Inner {
+            db,
+            settings,
+            public_url,
+            platform_keys,
+            http,
+            frame_origins: FrameOrigins::default(),
+        });
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    /// Serve until the process receives Ctrl-C or SIGTERM.
+    pub async fn run(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serve until `shutdown` completes.
+    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let app = web::router(self.state.clone());
+        let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
+        tracing::info!(address = %self.local_addr(), public_url = %self.state.public_url, "microcred is listening");
+        let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
+        housekeeping.abort();
+        tracing::info!("microcred stopped");
+        Ok(result?)
+    }
+}
+
+fn public_url(settings: &Settings, local: SocketAddr) -> anyhow::Result<Url> {
+    let raw = settings.server.public_url.trim();
+    let raw = if raw.is_empty() { format!("http://{local}") } else { raw.to_string() };
+    let url = Url::parse(&raw).map_err(|e| anyhow::anyhow!("server.public_url {raw:?} is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        anyhow::bail!("server.public_url {raw:?} must be an http or https URL with a host");
+    }
+    Ok(url)
+}
+
+/// Periodic clean-up of expired login states and sessions.
+async fn housekeeping(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        let now = chrono::Utc::now();
+        if let Err(error) = store::launches::purge_login_states(&state.db, now - chrono::Duration::hours(1)).await {
+            tracing::warn!(error = %error, "could not purge expired login states");
+        }
+        if let Err(error) = store::sessions::purge_expired(&state.db, now).await {
+            tracing::warn!(error = %error, "could not purge expired sessions");
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

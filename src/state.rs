@@ -1,0 +1,45 @@
+//! Shared application state handed to every handler.
+
+use std::sync::Arc;
+
+use microcred_lti::KeySetCache;
+use sea_orm::DatabaseConnection;
+use url::Url;
+
+use crate::config::Settings;
+use crate::web::headers::FrameOrigins;
+
+/// Cheap to clone; everything lives behind one `Arc`.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub db: DatabaseConnection,
+    pub settings: Settings,
+    /// Base of the tool's URLs as the LMS sees them, without a trailing slash in its path.
+    pub public_url: Url,
+    pub platform_keys: KeySetCache,
+    pub http: reqwest::Client,
+    /// Origins allowed to frame the tool, from the registered platforms.
+    pub frame_origins: FrameOrigins,
+}
+
+impl AppState {
+    pub fn new(inner: Inner) -> Self {
+        Self(Arc::new(inner))
+    }
+
+    /// An absolute URL of the tool for `path` (which starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        let base = self.public_url.as_str().trim_end_matches('/');
+        format!("{base}{path}")
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}

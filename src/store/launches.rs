@@ -1,0 +1,221 @@
+//! Login states and the records every launch leaves: users, contexts,
+//! resource links, and failed launches.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+
+use super::entities::{context, launch_failure, login_state, resource_link, user};
+
+pub async fn insert_login_state<C: ConnectionTrait>(
+    db: &C,
+    state: &str,
+    nonce: &str,
+    platform_id: i64,
+    target_link_uri: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    login_state::ActiveModel {
+        state: Set(state.to_string()),
+        nonce: Set(nonce.to_string()),
+        platform_id: Set(platform_id),
+        target_link_uri: Set(target_link_uri.to_string()),
+        created_at: Set(Utc::now()),
+        expires_at: Set(expires_at),
+        used_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn find_login_state<C: ConnectionTrait>(db: &C, state: &str) -> Result<Option<login_state::Model>, DbErr> {
+    login_state::Entity::find_by_id(state.to_string()).one(db).await
+}
+
+/// Mark a state used. Returns false when it was already used, so that of two
+/// concurrent launches with one state only one succeeds.
+pub async fn consume_login_state<C: ConnectionTrait>(db: &C, state: &str) -> Result<bool, DbErr> {
+    let result = login_state::Entity::update_many()
+        .col_expr(login_state::Column::UsedAt, Expr::value(Utc::now()))
+        .filter(login_state::Column::State.eq(state))
+        .filter(login_state::Column::UsedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Delete login states that expired before `before`.
+pub async fn purge_login_states<C: ConnectionTrait>(db: &C, before: DateTime<Utc>) -> Result<u64, DbErr> {
+    let result = login_state::Entity::delete_many()
+        .filter(login_state::Column::ExpiresAt.lt(before))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// What a launch says about its user.
+pub struct UserRecord<'a> {
+    pub platform_id: i64,
+    pub issuer: &'a str,
+    pub subject: &'a str,
+    pub name: Option<&'a str>,
+    pub email: Option<&'a str>,
+}
+
+/// Insert or refresh a user, keyed by issuer and subject. A launch without
+/// a name or email keeps the ones stored earlier.
+pub async fn upsert_user<C: ConnectionTrait>(db: &C, record: UserRecord<'_>) -> Result<user::Model, DbErr> {
+    let now = Utc::now();
+    let row = user::ActiveModel {
+        platform_id: Set(record.platform_id),
+        issuer: Set(record.issuer.to_string()),
+        subject: Set(record.subject.to_string()),
+        name: Set(record.name.map(str::to_string)),
+        email: Set(record.email.map(str::to_string)),
+        created_at: Set(now),
+        last_launch_at: Set(now),
+        ..Default::default()
+    };
+    let mut update = vec![user::Column::LastLaunchAt, user::Column::PlatformId];
+    if record.name.is_some() {
+        update.push(user::Column::Name);
+    }
+    if record.email.is_some() {
+        update.push(user::Column::Email);
+    }
+    user::Entity::insert(row)
+        .on_conflict(OnConflict::columns([user::Column::Issuer, user::Column::Subject]).update_columns(update).to_owned())
+        .exec_with_returning(db)
+        .await
+}
+
+pub struct ContextRecord<'a> {
+    pub platform_id: i64,
+    pub issuer: &'a str,
+    pub context_id: &'a str,
+    pub label: Option<&'a str>,
+    pub title: Option<&'a str>,
+}
+
+pub async fn upsert_context<C: ConnectionTrait>(db: &C, record: ContextRecord<'_>) -> Result<context::Model, DbErr> {
+    let now = Utc::now();
+    let row = context::ActiveModel {
+        platform_id: Set(record.platform_id),
+        issuer: Set(record.issuer.to_string()),
+        context_id: Set(record.context_id.to_string()),
+        label: Set(record.label.map(str::to_string)),
+        title: Set(record.title.map(str::to_string)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    let mut update = vec![context::Column::UpdatedAt];
+    if record.label.is_some() {
+        update.push(context::Column::Label);
+    }
+    if record.title.is_some() {
+        update.push(context::Column::Title);
+    }
+    context::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([context::Column::Issuer, context::Column::ContextId]).update_columns(update).to_owned(),
+        )
+        .exec_with_returning(db)
+        .await
+}
+
+pub struct ResourceLinkRecord<'a> {
+    pub platform_id: i64,
+    pub context_pk: Option<i64>,
+    pub issuer: &'a str,
+    pub resource_link_id: &'a str,
+    pub title: Option<&'a str>,
+    /// Set only when the launch names a micro-credential; a launch without
+    /// one keeps what deep linking placed earlier.
+    pub credential_slug: Option<&'a str>,
+}
+
+pub async fn upsert_resource_link<C: ConnectionTrait>(
+    db: &C,
+    record: ResourceLinkRecord<'_>,
+) -> Result<resource_link::Model, DbErr> {
+    let now = Utc::now();
+    let row = resource_link::ActiveModel {
+        platform_id: Set(record.platform_id),
+        context_pk: Set(record.context_pk),
+        issuer: Set(record.issuer.to_string()),
+        resource_link_id: Set(record.resource_link_id.to_string()),
+        title: Set(record.title.map(str::to_string)),
+        credential_slug: Set(record.credential_slug.map(str::to_string)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    let mut update = vec![resource_link::Column::UpdatedAt, resource_link::Column::ContextPk];
+    if record.title.is_some() {
+        update.push(resource_link::Column::Title);
+    }
+    if record.credential_slug.is_some() {
+        update.push(resource_link::Column::CredentialSlug);
+    }
+    resource_link::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([resource_link::Column::Issuer, resource_link::Column::ResourceLinkId])
+                .update_columns(update)
+                .to_owned(),
+        )
+        .exec_with_returning(db)
+        .await
+}
+
+pub async fn user_by_id<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<user::Model>, DbErr> {
+    user::Entity::find_by_id(id).one(db).await
+}
+
+pub async fn context_by_id<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<context::Model>, DbErr> {
+    context::Entity::find_by_id(id).one(db).await
+}
+
+pub async fn resource_link_by_id<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<resource_link::Model>, DbErr> {
+    resource_link::Entity::find_by_id(id).one(db).await
+}
+
+/// A failed login or launch, as admins see it.
+pub struct FailureRecord {
+    pub platform_id: Option<i64>,
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub deployment_id: Option<String>,
+    pub reason: String,
+    pub detail: String,
+    pub request_id: String,
+}
+
+pub async fn insert_failure<C: ConnectionTrait>(db: &C, record: FailureRecord) -> Result<(), DbErr> {
+    launch_failure::ActiveModel {
+        platform_id: Set(record.platform_id),
+        issuer: Set(record.issuer),
+        client_id: Set(record.client_id),
+        deployment_id: Set(record.deployment_id),
+        reason: Set(record.reason),
+        detail: Set(record.detail),
+        request_id: Set(record.request_id),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn recent_failures<C: ConnectionTrait>(db: &C, limit: u64) -> Result<Vec<launch_failure::Model>, DbErr> {
+    launch_failure::Entity::find()
+        .order_by_desc(launch_failure::Column::CreatedAt)
+        .order_by_desc(launch_failure::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}

@@ -1,0 +1,135 @@
+//! Platform registrations and their deployments.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+
+use super::entities::{deployment, platform};
+
+pub const STATUS_ACTIVE: &str = "active";
+pub const STATUS_DISABLED: &str = "disabled";
+pub const STATUS_PENDING: &str = "pending";
+
+/// A registration to store.
+#[derive(Debug, Clone)]
+pub struct NewPlatform {
+    pub issuer: String,
+    pub client_id: String,
+    pub auth_url: String,
+    pub token_url: String,
+    pub jwks_url: String,
+    pub token_audience: Option<String>,
+    pub status: &'static str,
+}
+
+pub async fn insert(db: &DatabaseConnection, new: NewPlatform) -> Result<platform::Model, DbErr> {
+    platform::ActiveModel {
+        issuer: Set(new.issuer),
+        client_id: Set(new.client_id),
+        auth_url: Set(new.auth_url),
+        token_url: Set(new.token_url),
+        jwks_url: Set(new.jwks_url),
+        token_audience: Set(new.token_audience),
+        status: Set(new.status.to_string()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+}
+
+pub async fn update_urls(
+    db: &DatabaseConnection,
+    existing: platform::Model,
+    new: &NewPlatform,
+) -> Result<platform::Model, DbErr> {
+    let mut active: platform::ActiveModel = existing.into();
+    active.auth_url = Set(new.auth_url.clone());
+    active.token_url = Set(new.token_url.clone());
+    active.jwks_url = Set(new.jwks_url.clone());
+    active.token_audience = Set(new.token_audience.clone());
+    active.status = Set(new.status.to_string());
+    active.update(db).await
+}
+
+pub async fn set_status(db: &DatabaseConnection, id: i64, status: &str) -> Result<(), DbErr> {
+    platform::Entity::update_many()
+        .col_expr(platform::Column::Status, sea_orm::sea_query::Expr::value(status))
+        .filter(platform::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn find(db: &DatabaseConnection, issuer: &str, client_id: &str) -> Result<Option<platform::Model>, DbErr> {
+    platform::Entity::find()
+        .filter(platform::Column::Issuer.eq(issuer))
+        .filter(platform::Column::ClientId.eq(client_id))
+        .one(db)
+        .await
+}
+
+pub async fn by_id(db: &DatabaseConnection, id: i64) -> Result<Option<platform::Model>, DbErr> {
+    platform::Entity::find_by_id(id).one(db).await
+}
+
+pub async fn by_issuer(db: &DatabaseConnection, issuer: &str) -> Result<Vec<platform::Model>, DbErr> {
+    platform::Entity::find()
+        .filter(platform::Column::Issuer.eq(issuer))
+        .order_by_asc(platform::Column::Id)
+        .all(db)
+        .await
+}
+
+pub async fn all(db: &DatabaseConnection) -> Result<Vec<platform::Model>, DbErr> {
+    platform::Entity::find().order_by_asc(platform::Column::Id).all(db).await
+}
+
+pub async fn deployments(db: &DatabaseConnection, platform_id: i64) -> Result<Vec<deployment::Model>, DbErr> {
+    deployment::Entity::find()
+        .filter(deployment::Column::PlatformId.eq(platform_id))
+        .order_by_asc(deployment::Column::Id)
+        .all(db)
+        .await
+}
+
+pub async fn find_deployment(
+    db: &DatabaseConnection,
+    platform_id: i64,
+    deployment_id: &str,
+) -> Result<Option<deployment::Model>, DbErr> {
+    deployment::Entity::find()
+        .filter(deployment::Column::PlatformId.eq(platform_id))
+        .filter(deployment::Column::DeploymentId.eq(deployment_id))
+        .one(db)
+        .await
+}
+
+/// Add a deployment unless it exists; returns the stored row either way.
+pub async fn ensure_deployment(
+    db: &DatabaseConnection,
+    platform_id: i64,
+    deployment_id: &str,
+    status: &str,
+) -> Result<deployment::Model, DbErr> {
+    if let Some(existing) = find_deployment(db, platform_id, deployment_id).await? {
+        return Ok(existing);
+    }
+    let inserted = deployment::ActiveModel {
+        platform_id: Set(platform_id),
+        deployment_id: Set(deployment_id.to_string()),
+        status: Set(status.to_string()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await;
+    match inserted {
+        Ok(row) => Ok(row),
+        // Another instance inserted it between our read and write.
+        Err(_) => find_deployment(db, platform_id, deployment_id)
+            .await?
+            .ok_or_else(|| DbErr::Custom(format!("deployment {deployment_id} could not be stored"))),
+    }
+}

@@ -1,0 +1,95 @@
+//! Logging setup and the per-request context: a request id on every
+//! request, in the log line, in the `x-request-id` response header and on
+//! error pages.
+//!
+//! Only the method, the path (never the query string) and the matched route
+//! are logged, so no token, cookie or key can reach the logs from here.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{LogFormat, LogSettings};
+
+tokio::task_local! {
+    static REQUEST: RequestInfo;
+}
+
+#[derive(Clone)]
+struct RequestInfo {
+    id: String,
+    wants_json: bool,
+}
+
+/// Install the global tracing subscriber. Safe to call more than once.
+pub fn init(settings: &LogSettings) {
+    let filter = EnvFilter::try_new(&settings.filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let result = match settings.format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+    // A second call (tests) finds a subscriber already installed; that is fine.
+    let _ = result;
+}
+
+/// The id of the request being handled, or `-` outside a request.
+pub fn current_request_id() -> String {
+    REQUEST.try_with(|info| info.id.clone()).unwrap_or_else(|_| "-".to_string())
+}
+
+/// Whether the request being handled is an API call that expects JSON errors.
+pub fn current_request_wants_json() -> bool {
+    REQUEST.try_with(|info| info.wants_json).unwrap_or(false)
+}
+
+fn incoming_request_id(request: &Request) -> Option<String> {
+    let value = request.headers().get("x-request-id")?.to_str().ok()?;
+    let valid = !value.is_empty()
+        && value.len() <= 64
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    valid.then(|| value.to_string())
+}
+
+/// Middleware: assign the request id, run the request inside its span, and
+/// log one line when it completes.
+pub async fn request_context(request: Request, next: Next) -> Response {
+    let id = incoming_request_id(&request).unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let wants_json = path.starts_with("/api/");
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %method,
+        path = %path,
+        route = %route,
+        user_id = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    let info = RequestInfo { id: id.clone(), wants_json };
+    let mut response = REQUEST.scope(info, next.run(request).instrument(span.clone())).await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let status = response.status().as_u16();
+    span.in_scope(|| {
+        if status >= 500 {
+            tracing::warn!(status, latency_ms, "request completed");
+        } else {
+            tracing::info!(status, latency_ms, "request completed");
+        }
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}

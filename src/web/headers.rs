@@ -1,0 +1,77 @@
+//! Response headers every page gets: no caching of personal pages, no
+//! Referer to other sites, no MIME sniffing, and a framing policy that lets
+//! only the registered platforms embed the tool.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use url::Url;
+
+use crate::state::AppState;
+use crate::store::platforms as platform_store;
+
+const ORIGINS_TTL: Duration = Duration::from_secs(30);
+
+/// Origins of the registered platforms, refreshed every 30 seconds.
+#[derive(Default)]
+pub struct FrameOrigins {
+    cached: Mutex<Option<(Instant, String)>>,
+}
+
+impl FrameOrigins {
+    async fn get(&self, state: &AppState) -> String {
+        if let Ok(guard) = self.cached.lock() {
+            if let Some((at, value)) = guard.as_ref() {
+                if at.elapsed() < ORIGINS_TTL {
+                    return value.clone();
+                }
+            }
+        }
+        let mut origins: Vec<String> = Vec::new();
+        if let Ok(platforms) = platform_store::all(&state.db).await {
+            for platform in platforms.iter().filter(|p| p.status != platform_store::STATUS_DISABLED) {
+                for raw in [&platform.issuer, &platform.auth_url] {
+                    if let Some(origin) = origin_of(raw) {
+                        if !origins.contains(&origin) {
+                            origins.push(origin);
+                        }
+                    }
+                }
+            }
+        }
+        let value = origins.join(" ");
+        if let Ok(mut guard) = self.cached.lock() {
+            *guard = Some((Instant::now(), value.clone()));
+        }
+        value
+    }
+}
+
+fn origin_of(raw: &str) -> Option<String> {
+    let url = Url::parse(raw).ok()?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    Some(url.origin().ascii_serialization()).filter(|o| o != "null")
+}
+
+pub async fn security_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let origins = state.frame_origins.get(&state).await;
+    let csp = format!(
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+         object-src 'none'; base-uri 'none'; form-action 'self' {origins}; frame-ancestors 'self' {origins}"
+    );
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(csp.trim()) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    response
+}

@@ -1,0 +1,160 @@
+//! LTI endpoints: login initiation, launch, the tool's key set, health.
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use axum_extra::extract::CookieJar;
+use cookie::{Cookie, SameSite};
+use microcred_lti::LoginInitiation;
+
+use crate::error::AppError;
+use crate::launch::{self, FlowError, LaunchFailure, LaunchForm, StateProof};
+use crate::sessions::SESSION_COOKIE;
+use crate::state::AppState;
+use crate::store::launches::{self as launch_store, FailureRecord};
+use crate::{keys, telemetry};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/lti/login", get(login_get).post(login_post))
+        .route("/lti/launch", axum::routing::post(launch_post).get(launch_get))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/healthz", get(health))
+}
+
+/// A cookie usable inside an LMS iframe: sent on cross-site requests, only
+/// over HTTPS (browsers treat http://localhost as secure), never to scripts,
+/// and partitioned by the embedding site where the browser supports it.
+pub fn iframe_cookie(name: String, value: String, path: &str, max_age_secs: i64) -> Cookie<'static> {
+    let mut cookie = Cookie::new(name, value);
+    cookie.set_path(path.to_string());
+    cookie.set_http_only(true);
+    cookie.set_secure(true);
+    cookie.set_same_site(SameSite::None);
+    cookie.set_partitioned(true);
+    cookie.set_max_age(cookie::time::Duration::seconds(max_age_secs));
+    cookie
+}
+
+fn parse_form<T: serde::de::DeserializeOwned + Default>(body: &[u8], what: &str) -> Result<T, AppError> {
+    if body.is_empty() {
+        return Ok(T::default());
+    }
+    serde_urlencoded::from_bytes(body)
+        .map_err(|e| AppError::BadRequest(format!("the {what} form could not be read: {e}")))
+}
+
+async fn login_get(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    let params = match parse_form::<LoginInitiation>(query.unwrap_or_default().as_bytes(), "login") {
+        Ok(params) => params,
+        Err(error) => return error.into_response(),
+    };
+    login(state, params).await
+}
+
+async fn login_post(State(state): State<AppState>, body: Bytes) -> Response {
+    let params = match parse_form::<LoginInitiation>(&body, "login") {
+        Ok(params) => params,
+        Err(error) => return error.into_response(),
+    };
+    login(state, params).await
+}
+
+async fn login(state: AppState, params: LoginInitiation) -> Response {
+    match launch::begin_login(&state, params).await {
+        Ok(redirect) => {
+            let cookie = iframe_cookie(
+                launch::state_cookie_name(&redirect.state),
+                redirect.state.clone(),
+                "/lti",
+                state.settings.lti.state_ttl_secs as i64,
+            );
+            let jar = CookieJar::new().add(cookie);
+            let mut response = (jar, Redirect::to(redirect.location.as_str())).into_response();
+            *response.status_mut() = StatusCode::FOUND;
+            response
+        }
+        Err(error) => rejected(&state, error).await,
+    }
+}
+
+async fn launch_get() -> AppError {
+    AppError::BadRequest(
+        "The launch URL accepts only the form the LMS posts after login. Open the tool from your course.".into(),
+    )
+}
+
+async fn launch_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let form: LaunchForm = match parse_form(&body, "launch") {
+        Ok(form) => form,
+        Err(error) => return error.into_response(),
+    };
+    let jar = CookieJar::from_headers(&headers);
+    let cookie_state = form
+        .state
+        .as_deref()
+        .and_then(|s| jar.get(&launch::state_cookie_name(s)))
+        .map(|c| c.value().to_string());
+    match launch::complete_launch(&state, form, StateProof::Cookie(cookie_state.as_deref())).await {
+        Ok(done) => {
+            let session_max_age = state.settings.session.max_hours * 3600;
+            let session_cookie = iframe_cookie(SESSION_COOKIE.to_string(), done.session_token, "/", session_max_age);
+            let spent_state = iframe_cookie(launch::state_cookie_name(&done.state), String::new(), "/lti", 0);
+            let jar = CookieJar::new().add(session_cookie).add(spent_state);
+            tracing::info!(user_id = done.user_id, role = done.roles.primary().as_str(), message_type = done.message_type.as_str(), "launch accepted");
+            (jar, Redirect::to("/app")).into_response()
+        }
+        Err(error) => rejected(&state, error).await,
+    }
+}
+
+/// Log and record a rejected login or launch, then render its error page.
+async fn rejected(state: &AppState, error: FlowError) -> Response {
+    let failure: LaunchFailure = match error {
+        FlowError::Rejected(failure) => failure,
+        FlowError::Internal(error) => return AppError::Internal(error).into_response(),
+    };
+    let request_id = telemetry::current_request_id();
+    tracing::warn!(
+        reason = failure.error.code(),
+        detail = %failure.error,
+        issuer = failure.issuer.as_deref().unwrap_or("-"),
+        client_id = failure.client_id.as_deref().unwrap_or("-"),
+        deployment_id = failure.deployment_id.as_deref().unwrap_or("-"),
+        "launch rejected"
+    );
+    let record = FailureRecord {
+        platform_id: failure.platform_id,
+        issuer: failure.issuer.clone(),
+        client_id: failure.client_id.clone(),
+        deployment_id: failure.deployment_id.clone(),
+        reason: failure.error.code().to_string(),
+        detail: failure.error.to_string(),
+        request_id,
+    };
+    if let Err(error) = launch_store::insert_failure(&state.db, record).await {
+        tracing::error!(error = %error, "could not record a launch failure");
+    }
+    AppError::Launch(failure).into_response()
+}
+
+async fn jwks(State(state): State<AppState>) -> Result<Response, AppError> {
+    let body = keys::jwks(&state.db).await?;
+    let mut response = Json(body).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("public, max-age=300"));
+    Ok(response)
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    match state.db.ping().await {
+        Ok(()) => Json(serde_json::json!({"status": "ok"})).into_response(),
+        Err(error) => {
+            tracing::error!(error = %error, "health check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "database unreachable"})))
+                .into_response()
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! The web layer: routes, handlers, templates and sessions. Handlers parse
+//! the request, call a service, and render; rules live in the services and
+//! the domain crate.
+
+pub mod headers;
+pub mod lti;
+pub mod pages;
+pub mod session;
+pub mod templates;
+
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::Router;
+
+use crate::state::AppState;
+use crate::telemetry;
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    let body_limit = (state.settings.server.max_body_mb as usize).saturating_mul(1024 * 1024);
+    Router::new()
+        .merge(lti::router())
+        .merge(pages::router())
+        .layer(middleware::from_fn_with_state(state.clone(), headers::security_headers))
+        .layer(middleware::from_fn(telemetry::request_context))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}

@@ -1,0 +1,74 @@
+//! minijinja templates, built into the binary from `templates/`.
+//! HTML templates auto-escape every value.
+
+use std::sync::OnceLock;
+
+use axum::http::StatusCode;
+use axum::response::Html;
+use minijinja::Environment;
+use serde::Serialize;
+
+macro_rules! embed {
+    ($env:ident, $($name:literal),+ $(,)?) => {
+        $( $env.add_template($name, include_str!(concat!("../../templates/", $name)))?; )+
+    };
+}
+
+fn build() -> Result<Environment<'static>, minijinja::Error> {
+    let mut env = Environment::new();
+    embed!(env, "base.html", "error.html", "home.html");
+    Ok(env)
+}
+
+fn environment() -> &'static Result<Environment<'static>, minijinja::Error> {
+    static ENV: OnceLock<Result<Environment<'static>, minijinja::Error>> = OnceLock::new();
+    ENV.get_or_init(build)
+}
+
+/// Check at start-up that every template parses.
+pub fn check() -> anyhow::Result<()> {
+    match environment() {
+        Ok(_) => Ok(()),
+        Err(e) => Err(anyhow::anyhow!("a template failed to load: {e:#}")),
+    }
+}
+
+/// Render `name` with `context`.
+pub fn render<S: Serialize>(name: &str, context: S) -> anyhow::Result<Html<String>> {
+    let env = environment().as_ref().map_err(|e| anyhow::anyhow!("templates failed to load: {e:#}"))?;
+    let html = env.get_template(name)?.render(context)?;
+    Ok(Html(html))
+}
+
+/// Render the error page, falling back to plain text if templates fail.
+pub fn render_error(
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    reason: Option<&str>,
+    code: &str,
+    admin_hint: Option<&str>,
+    request_id: &str,
+) -> Html<String> {
+    let context = minijinja::context! {
+        status => status.as_u16(),
+        title => title,
+        message => message,
+        reason => reason,
+        code => code,
+        admin_hint => admin_hint,
+        request_id => request_id,
+    };
+    render("error.html", context).unwrap_or_else(|_| {
+        Html(format!(
+            "<!doctype html><title>{}</title><p>{}</p><p>Request id: {}</p>",
+            html_escape(title),
+            html_escape(message),
+            html_escape(request_id)
+        ))
+    })
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
