@@ -344,22 +344,22 @@ async fn record_launch(
         },
     )
     .await?;
-    let context = match &claims.context {
-        Some(context) if !context.id.trim().is_empty() => Some(
-            launch_store::upsert_context(
-                &app.db,
-                ContextRecord {
-                    platform_id: platform.id,
-                    issuer: &platform.issuer,
-                    context_id: &context.id,
-                    label: context.label.as_deref(),
-                    title: context.title.as_deref(),
-                },
-            )
-            .await?,
-        ),
-        _ => None,
+    // A launch without a course is recorded in a per-deployment stand-in
+    // course, so that work done there still has a course to belong to.
+    let no_course_id = format!("(no course) deployment {}", claims.deployment_id.as_deref().unwrap_or_default());
+    let (context_id, label, title) = match &claims.context {
+        Some(context) if !context.id.trim().is_empty() => {
+            (context.id.as_str(), context.label.as_deref(), context.title.as_deref())
+        }
+        _ => (no_course_id.as_str(), None, None),
     };
+    let context = Some(
+        launch_store::upsert_context(
+            &app.db,
+            ContextRecord { platform_id: platform.id, issuer: &platform.issuer, context_id, label, title },
+        )
+        .await?,
+    );
     let credential = claims.custom_str(CUSTOM_CREDENTIAL).filter(|slug| !slug.trim().is_empty());
     let link = match &claims.resource_link {
         Some(link) if !link.id.trim().is_empty() => Some(

@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod keys;
 pub mod launch;
+pub mod page_token;
 pub mod platforms;
 pub mod sessions;
 pub mod startup;
@@ -20,6 +21,7 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod web;
+pub mod workflow;
 
 pub use microcred_domain as domain;
 pub use microcred_lti as lti;

@@ -47,7 +47,8 @@ pub struct Session {
     pub expires_at: DateTime<Utc>,
 }
 
-fn hash_token(token: &str) -> String {
+/// The id a session is stored under: the SHA-256 of its token, in hex.
+pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
@@ -80,7 +81,16 @@ pub async fn resolve(app: &AppState, token: &str) -> anyhow::Result<Option<Sessi
     if token.is_empty() || token.len() > 128 {
         return Ok(None);
     }
-    let id = hash_token(token);
+    resolve_by_id(app, &hash_token(token)).await
+}
+
+/// Find the live session stored under `id` (the hash of its token),
+/// refreshing its idle timer.
+pub async fn resolve_by_id(app: &AppState, id: &str) -> anyhow::Result<Option<Session>> {
+    if id.len() != 64 {
+        return Ok(None);
+    }
+    let id = id.to_string();
     let Some(row) = session_store::find(&app.db, &id).await? else {
         return Ok(None);
     };

@@ -13,6 +13,8 @@ use url::Url;
 use crate::config::Settings;
 use crate::state::{AppState, Inner};
 use crate::web::headers::FrameOrigins;
+use crate::workflow::catalogue;
+use crate::workflow::files::LocalFileStore;
 use crate::{keys, store, web};
 
 /// A built application, bound to its port, not yet serving.
@@ -62,6 +64,13 @@ impl Application {
             ..CachePolicy::default()
         };
         let platform_keys = KeySetCache::new(Arc::new(HttpKeySetFetcher::new(http.clone())), policy);
+        let files = Arc::new(LocalFileStore::new(&settings.storage.path)?);
+        let page_tokens = crate::page_token::PageTokenKey::load_or_create(&db).await?;
+        if settings.catalogue.load_samples_when_empty {
+            catalogue::load_samples_if_empty(&db, &settings.catalogue.samples_path)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot load the sample catalogue: {e}"))?;
+        }
         let state = AppState::new(Inner {
             db,
             settings,
@@ -69,6 +78,8 @@ impl Application {
             platform_keys,
             http,
             frame_origins: FrameOrigins::default(),
+            files,
+            page_tokens,
         });
         Ok(Self { listener, state })
     }

@@ -7,7 +7,9 @@ use sea_orm::DatabaseConnection;
 use url::Url;
 
 use crate::config::Settings;
+use crate::page_token::PageTokenKey;
 use crate::web::headers::FrameOrigins;
+use crate::workflow::files::FileStore;
 
 /// Cheap to clone; everything lives behind one `Arc`.
 #[derive(Clone)]
@@ -22,6 +24,10 @@ pub struct Inner {
     pub http: reqwest::Client,
     /// Origins allowed to frame the tool, from the registered platforms.
     pub frame_origins: FrameOrigins,
+    /// Signs the page tokens that carry the session in links and forms.
+    pub page_tokens: PageTokenKey,
+    /// Where uploaded files are kept.
+    pub files: Arc<dyn FileStore>,
 }
 
 impl AppState {

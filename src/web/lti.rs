@@ -101,11 +101,15 @@ async fn launch_post(State(state): State<AppState>, headers: HeaderMap, body: By
     match launch::complete_launch(&state, form, StateProof::Cookie(cookie_state.as_deref())).await {
         Ok(done) => {
             let session_max_age = state.settings.session.max_hours * 3600;
+            let page_token = state
+                .page_tokens
+                .issue(&crate::sessions::hash_token(&done.session_token), state.settings.session.idle_minutes * 60);
+            let landing = format!("/app?{}", serde_urlencoded::to_string([("_s", page_token)]).unwrap_or_default());
             let session_cookie = iframe_cookie(SESSION_COOKIE.to_string(), done.session_token, "/", session_max_age);
             let spent_state = iframe_cookie(launch::state_cookie_name(&done.state), String::new(), "/lti", 0);
             let jar = CookieJar::new().add(session_cookie).add(spent_state);
             tracing::info!(user_id = done.user_id, role = done.roles.primary().as_str(), message_type = done.message_type.as_str(), "launch accepted");
-            (jar, Redirect::to("/app")).into_response()
+            (jar, Redirect::to(&landing)).into_response()
         }
         Err(error) => rejected(&state, error).await,
     }

@@ -2,9 +2,14 @@
 //! the request, call a service, and render; rules live in the services and
 //! the domain crate.
 
+pub mod admin;
+pub mod api;
+pub mod assessor;
 pub mod headers;
 pub mod lti;
+pub mod page;
 pub mod pages;
+pub mod participant;
 pub mod session;
 pub mod templates;
 
@@ -21,6 +26,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(lti::router())
         .merge(pages::router())
+        .merge(participant::router())
+        .merge(assessor::router())
+        .merge(admin::router())
+        .merge(api::router())
         .layer(middleware::from_fn_with_state(state.clone(), headers::security_headers))
         .layer(middleware::from_fn(telemetry::request_context))
         .layer(DefaultBodyLimit::max(body_limit))

@@ -45,7 +45,8 @@ async fn index() -> Html<&'static str> {
     )
 }
 
-async fn home(State(state): State<AppState>, CurrentSession(session): CurrentSession) -> Result<Response, AppError> {
+async fn home(State(state): State<AppState>, current: CurrentSession) -> Result<Response, AppError> {
+    let session = current.session;
     let user = launch_store::user_by_id(&state.db, session.user_id)
         .await?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("session {} names a missing user", session.user_id)))?;

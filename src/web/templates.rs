@@ -8,16 +8,26 @@ use axum::response::Html;
 use minijinja::Environment;
 use serde::Serialize;
 
-macro_rules! embed {
-    ($env:ident, $($name:literal),+ $(,)?) => {
-        $( $env.add_template($name, include_str!(concat!("../../templates/", $name)))?; )+
-    };
-}
-
 fn build() -> Result<Environment<'static>, minijinja::Error> {
     let mut env = Environment::new();
-    embed!(env, "base.html", "error.html", "home.html");
+    minijinja_embed::load_templates!(&mut env);
+    env.add_filter("datetime", format_datetime);
+    env.add_filter("ceus", format_ceus);
     Ok(env)
+}
+
+/// `{{ value|datetime }}`: an RFC 3339 timestamp as `2026-12-04 20:55 UTC`.
+fn format_datetime(value: String) -> String {
+    chrono::DateTime::parse_from_rfc3339(&value)
+        .map(|t| t.with_timezone(&chrono::Utc).format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or(value)
+}
+
+/// `{{ value|ceus }}`: CEUs with up to two decimals, e.g. `2.0` or `1.25`.
+fn format_ceus(value: f64) -> String {
+    let text = format!("{value:.2}");
+    let trimmed = text.trim_end_matches('0');
+    if trimmed.ends_with('.') { format!("{trimmed}0") } else { trimmed.to_string() }
 }
 
 fn environment() -> &'static Result<Environment<'static>, minijinja::Error> {

@@ -1,0 +1,5 @@
+//! Embeds every template under `templates/` into the binary.
+
+fn main() {
+    minijinja_embed::embed_templates!("templates");
+}

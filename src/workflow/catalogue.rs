@@ -1,0 +1,291 @@
+//! The catalogue in the database: micro-credentials and their versions.
+//!
+//! A definition is stored whole, as JSON, in a version row. Editing a
+//! micro-credential adds a version and points new enrolments at it;
+//! enrolments keep the version they began with.
+
+use std::path::Path;
+
+use chrono::Utc;
+use microcred_domain::{Catalogue, MicroCredential};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, Set, TransactionTrait,
+};
+use serde::Serialize;
+
+use super::{audit, Result, WorkflowError};
+use crate::store::entities::{credential, credential_version};
+
+pub const STATUS_ACTIVE: &str = "active";
+pub const STATUS_ARCHIVED: &str = "archived";
+
+/// A micro-credential with the definition of one of its versions.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub credential_id: i64,
+    pub slug: String,
+    pub status: String,
+    pub version_id: i64,
+    pub version: i32,
+    pub definition: MicroCredential,
+}
+
+fn parse_definition(row: &credential_version::Model) -> Result<MicroCredential> {
+    serde_json::from_str(&row.definition).map_err(|e| {
+        WorkflowError::Internal(anyhow::anyhow!("stored definition of version {} is unreadable: {e}", row.id))
+    })
+}
+
+/// What an import changed.
+#[derive(Debug, Default, Serialize)]
+pub struct ImportReport {
+    pub created: Vec<String>,
+    pub new_versions: Vec<String>,
+    pub unchanged: Vec<String>,
+}
+
+/// Store one definition: a new micro-credential, a new version of an
+/// existing one when its content changed, or nothing when it did not.
+async fn upsert<C: ConnectionTrait>(
+    db: &C,
+    definition: &MicroCredential,
+    actor: Option<i64>,
+    report: &mut ImportReport,
+) -> Result<()> {
+    let now = Utc::now();
+    let fingerprint = definition.fingerprint();
+    let json = serde_json::to_string(definition).map_err(|e| WorkflowError::Internal(e.into()))?;
+    let existing = credential::Entity::find().filter(credential::Column::Slug.eq(&definition.slug)).one(db).await?;
+    let (credential_id, next_version) = match existing {
+        Some(row) => {
+            let current = match row.current_version_id {
+                Some(id) => credential_version::Entity::find_by_id(id).one(db).await?,
+                None => None,
+            };
+            if let Some(current) = current {
+                if fingerprint.as_str() == current.fingerprint && row.status == STATUS_ACTIVE {
+                    report.unchanged.push(definition.slug.clone());
+                    return Ok(());
+                }
+            }
+            let latest = credential_version::Entity::find()
+                .filter(credential_version::Column::CredentialId.eq(row.id))
+                .order_by_desc(credential_version::Column::Version)
+                .one(db)
+                .await?
+                .map(|v| v.version)
+                .unwrap_or(0);
+            report.new_versions.push(definition.slug.clone());
+            (row.id, latest + 1)
+        }
+        None => {
+            let row = credential::ActiveModel {
+                slug: Set(definition.slug.clone()),
+                current_version_id: Set(None),
+                status: Set(STATUS_ACTIVE.to_string()),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(db)
+            .await?;
+            report.created.push(definition.slug.clone());
+            (row.id, 1)
+        }
+    };
+    let version = credential_version::ActiveModel {
+        credential_id: Set(credential_id),
+        version: Set(next_version),
+        fingerprint: Set(fingerprint.as_str().to_string()),
+        title: Set(definition.title.clone()),
+        definition: Set(json),
+        created_at: Set(now),
+        created_by: Set(actor),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    credential::Entity::update_many()
+        .col_expr(credential::Column::CurrentVersionId, Expr::value(version.id))
+        .col_expr(credential::Column::Status, Expr::value(STATUS_ACTIVE))
+        .col_expr(credential::Column::UpdatedAt, Expr::value(now))
+        .filter(credential::Column::Id.eq(credential_id))
+        .exec(db)
+        .await?;
+    audit::record(
+        db,
+        actor,
+        if next_version == 1 { "credential.created" } else { "credential.versioned" },
+        "credential",
+        credential_id,
+        None,
+        serde_json::json!({"slug": definition.slug, "version": next_version}),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Import a validated catalogue in one transaction: all of it or nothing.
+pub async fn import(db: &DatabaseConnection, catalogue: &Catalogue, actor: Option<i64>) -> Result<ImportReport> {
+    let txn = db.begin().await?;
+    let mut report = ImportReport::default();
+    for definition in &catalogue.micro_credentials {
+        upsert(&txn, definition, actor, &mut report).await?;
+    }
+    txn.commit().await?;
+    Ok(report)
+}
+
+/// Parse and import catalogue text (TOML, or JSON when `json` is true).
+pub async fn import_text(db: &DatabaseConnection, text: &str, json: bool, actor: Option<i64>) -> Result<ImportReport> {
+    let parsed = if json { Catalogue::from_json_str(text) } else { Catalogue::from_toml_str(text) };
+    let catalogue = parsed.map_err(catalogue_problems)?;
+    import(db, &catalogue, actor).await
+}
+
+/// Turn a catalogue error into the list of problems a user can act on.
+pub fn catalogue_problems(error: microcred_domain::CatalogueError) -> WorkflowError {
+    match error {
+        microcred_domain::CatalogueError::Invalid(validation) => {
+            WorkflowError::Invalid(validation.problems.iter().map(|p| p.to_string()).collect())
+        }
+        other => WorkflowError::invalid(other.to_string()),
+    }
+}
+
+/// Load the sample catalogue when the database has no micro-credential yet.
+pub async fn load_samples_if_empty(db: &DatabaseConnection, folder: &Path) -> Result<Option<ImportReport>> {
+    if credential::Entity::find().count(db).await? > 0 {
+        return Ok(None);
+    }
+    if !folder.exists() {
+        tracing::warn!(folder = %folder.display(), "sample catalogue folder not found; the catalogue stays empty");
+        return Ok(None);
+    }
+    let catalogue = Catalogue::load_dir(folder).map_err(catalogue_problems)?;
+    let report = import(db, &catalogue, None).await?;
+    tracing::info!(loaded = report.created.len(), "loaded the sample catalogue");
+    Ok(Some(report))
+}
+
+/// Active micro-credentials at their current versions, by title.
+pub async fn list(db: &DatabaseConnection) -> Result<Vec<Entry>> {
+    list_with_status(db, Some(STATUS_ACTIVE)).await
+}
+
+/// Every micro-credential, archived ones included, for admins.
+pub async fn list_all(db: &DatabaseConnection) -> Result<Vec<Entry>> {
+    list_with_status(db, None).await
+}
+
+async fn list_with_status(db: &DatabaseConnection, status: Option<&str>) -> Result<Vec<Entry>> {
+    let mut query = credential::Entity::find();
+    if let Some(status) = status {
+        query = query.filter(credential::Column::Status.eq(status));
+    }
+    let mut entries = Vec::new();
+    for row in query.order_by_asc(credential::Column::Slug).all(db).await? {
+        if let Some(entry) = current_entry(db, &row).await? {
+            entries.push(entry);
+        }
+    }
+    entries.sort_by(|a, b| a.definition.title.cmp(&b.definition.title));
+    Ok(entries)
+}
+
+async fn current_entry<C: ConnectionTrait>(db: &C, row: &credential::Model) -> Result<Option<Entry>> {
+    let Some(version_id) = row.current_version_id else { return Ok(None) };
+    let Some(version) = credential_version::Entity::find_by_id(version_id).one(db).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Entry {
+        credential_id: row.id,
+        slug: row.slug.clone(),
+        status: row.status.clone(),
+        version_id: version.id,
+        version: version.version,
+        definition: parse_definition(&version)?,
+    }))
+}
+
+/// The current version of the micro-credential with this slug.
+pub async fn by_slug<C: ConnectionTrait>(db: &C, slug: &str) -> Result<Entry> {
+    let row = credential::Entity::find()
+        .filter(credential::Column::Slug.eq(slug))
+        .one(db)
+        .await?
+        .ok_or_else(|| WorkflowError::NotFound(format!("No micro-credential named {slug:?} in the catalogue.")))?;
+    current_entry(db, &row)
+        .await?
+        .ok_or_else(|| WorkflowError::NotFound(format!("Micro-credential {slug:?} has no published version.")))
+}
+
+/// One specific version.
+pub async fn version<C: ConnectionTrait>(db: &C, version_id: i64) -> Result<Entry> {
+    let version = credential_version::Entity::find_by_id(version_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| WorkflowError::NotFound(format!("No catalogue version {version_id}.")))?;
+    let row = credential::Entity::find_by_id(version.credential_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| WorkflowError::NotFound(format!("No micro-credential {}.", version.credential_id)))?;
+    Ok(Entry {
+        credential_id: row.id,
+        slug: row.slug,
+        status: row.status,
+        version_id: version.id,
+        version: version.version,
+        definition: parse_definition(&version)?,
+    })
+}
+
+/// Replace one micro-credential's definition from TOML text; the slug in
+/// the text must be `slug`. Adds a version when the content changed.
+pub async fn update_from_toml(db: &DatabaseConnection, slug: &str, text: &str, actor: i64) -> Result<ImportReport> {
+    let catalogue = Catalogue::from_toml_str(text).map_err(catalogue_problems)?;
+    if catalogue.micro_credentials.len() != 1 {
+        return Err(WorkflowError::invalid(format!(
+            "The text holds {} micro-credentials; an edit must hold exactly one.",
+            catalogue.micro_credentials.len()
+        )));
+    }
+    if catalogue.micro_credentials[0].slug != slug {
+        return Err(WorkflowError::invalid(format!(
+            "The slug in the text is {:?} but this page edits {slug:?}; a slug cannot change. Import the text as a new micro-credential instead.",
+            catalogue.micro_credentials[0].slug
+        )));
+    }
+    import(db, &catalogue, Some(actor)).await
+}
+
+/// The TOML text of micro-credentials at their current versions.
+pub fn export_toml(entries: &[Entry]) -> Result<String> {
+    let catalogue = Catalogue { micro_credentials: entries.iter().map(|e| e.definition.clone()).collect() };
+    catalogue.to_toml_string().map_err(|e| WorkflowError::Internal(anyhow::anyhow!("{e}")))
+}
+
+/// Hide a micro-credential from the catalogue; enrolments and work stay.
+pub async fn set_archived(db: &DatabaseConnection, slug: &str, archived: bool, actor: i64) -> Result<()> {
+    let entry = by_slug(db, slug).await?;
+    let status = if archived { STATUS_ARCHIVED } else { STATUS_ACTIVE };
+    credential::Entity::update_many()
+        .col_expr(credential::Column::Status, Expr::value(status))
+        .col_expr(credential::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(credential::Column::Id.eq(entry.credential_id))
+        .exec(db)
+        .await?;
+    audit::record(
+        db,
+        Some(actor),
+        if archived { "credential.archived" } else { "credential.restored" },
+        "credential",
+        entry.credential_id,
+        None,
+        serde_json::json!({"slug": slug}),
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,978 @@
+//! The LTI 1.3 login and launch, end to end: the test platform drives a
+//! browser through login initiation, the authorization request and the
+//! form_post of the id_token. Every rejected login or launch must render
+//! an error page with its code and request id, and leave a
+//! `launch_failures` row with the same code and request id.
+
+use microcred::config::{Settings, UnknownDeploymentPolicy};
+use microcred::platforms::{self, PlatformInput};
+use microcred::store::entities::{deployment, launch_failure, login_state, user};
+use microcred_testkit::{
+    claim, decode_header_unverified, role, Browser, LaunchClaims, LaunchSpec, LaunchStage,
+    LoginMethod, NonceChoice, Page, PlatformOptions, SigningChoice, StatusCode, TestKey,
+    TestPlatform,
+};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::support::TestApp;
+
+const SESSION_COOKIE: &str = "microcred_session";
+const STATE_COOKIE_PREFIX: &str = "microcred_state_";
+const OTHER_CLIENT_ID: &str = "another-client";
+
+/// Starts microcred and a test platform registered with it.
+async fn start() -> (TestApp, TestPlatform) {
+    start_with(|_| {}).await
+}
+
+async fn start_with(configure: impl FnOnce(&mut Settings)) -> (TestApp, TestPlatform) {
+    let app = TestApp::spawn_with(configure).await;
+    let platform = start_platform(&app).await;
+    (app, platform)
+}
+
+/// Starts a test platform that accepts the app's redirect URI, without
+/// registering it with the app.
+async fn serve_platform(app: &TestApp, options: PlatformOptions) -> TestPlatform {
+    let platform = TestPlatform::start(options).await;
+    platform.allow_redirect_uri(&app.launch_url());
+    platform
+}
+
+/// Starts a test platform and registers it, with its one deployment.
+async fn start_platform(app: &TestApp) -> TestPlatform {
+    let platform = serve_platform(app, PlatformOptions::default()).await;
+    app.register(registration(&platform)).await;
+    platform
+}
+
+fn registration(platform: &TestPlatform) -> PlatformInput {
+    PlatformInput {
+        issuer: platform.issuer().to_string(),
+        client_id: platform.client_id().to_string(),
+        deployment_ids: vec![platform.deployment_id().to_string()],
+        auth_url: platform.auth_url(),
+        token_url: platform.token_url(),
+        jwks_url: platform.jwks_url(),
+        token_audience: None,
+    }
+}
+
+/// A complete resource link launch for the default learner.
+fn claims(app: &TestApp, platform: &TestPlatform) -> LaunchClaims {
+    platform.resource_link_claims(&app.launch_url())
+}
+
+/// Runs a whole launch in a new browser.
+async fn launch(app: &TestApp, platform: &TestPlatform, spec: LaunchSpec) -> Page {
+    platform.launch(&Browser::new(), &app.login_url(), spec).await
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn text_between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = text.find(start)? + start.len();
+    let length = text[from..].find(end)?;
+    Some(&text[from..from + length])
+}
+
+/// Status, URL and main content of a page, for assertion messages.
+fn describe(page: &Page) -> String {
+    let content = text_between(&page.body, "<main id=\"main\">", "</main>").unwrap_or(&page.body);
+    format!("{} {}\n{}", page.status, page.url, content.trim())
+}
+
+fn sets_cookie(set_cookies: &[&str], name: &str) -> bool {
+    set_cookies.iter().any(|value| value.starts_with(&format!("{name}=")))
+}
+
+/// Returns the role label that the tool's home page shows.
+fn role_label(page: &Page) -> Option<&str> {
+    text_between(&page.body, "<dt>Role</dt><dd>", "</dd>")
+}
+
+/// Returns a field that the browser posted to the tool's launch URL.
+fn posted_field(page: &Page, name: &str) -> String {
+    let hop = page
+        .hop_to("/lti/launch")
+        .unwrap_or_else(|| panic!("the browser never posted to /lti/launch: {}", describe(page)));
+    hop.form_field(name)
+        .unwrap_or_else(|| panic!("the launch form had no {name} field"))
+        .to_string()
+}
+
+/// Checks that a launch ended on the tool's home page with a new session.
+fn assert_launched(page: &Page) {
+    assert_eq!(page.status, StatusCode::OK, "{}", describe(page));
+    assert_eq!(page.url.path(), "/app", "{}", describe(page));
+    let launch = page.hop_to("/lti/launch").expect("the browser posted to /lti/launch");
+    assert_eq!(launch.status, StatusCode::SEE_OTHER);
+    assert!(sets_cookie(&launch.set_cookies(), SESSION_COOKIE), "the launch set no session cookie");
+}
+
+/// Checks the error page of a rejected login or launch: its status, error
+/// code and request id, the `x-request-id` header, no session cookie, and
+/// the one `launch_failures` row for that request. Returns the row.
+async fn assert_rejected(
+    app: &TestApp,
+    page: &Page,
+    status: StatusCode,
+    code: &str,
+) -> launch_failure::Model {
+    assert_eq!(page.status, status, "{}", describe(page));
+    let code_line = format!("Error code <code>{code}</code>");
+    assert!(page.body.contains(&code_line), "expected error code {code}: {}", describe(page));
+    let request_id = text_between(&page.body, "Request id <code>", "</code>")
+        .unwrap_or_else(|| panic!("the error page shows no request id: {}", describe(page)));
+    assert_eq!(page.header("x-request-id"), Some(request_id));
+    assert!(!sets_cookie(&page.set_cookies(), SESSION_COOKIE), "a rejected request set a session cookie");
+
+    let mut rows = launch_failure::Entity::find()
+        .filter(launch_failure::Column::RequestId.eq(request_id))
+        .all(&app.state.db)
+        .await
+        .expect("read launch_failures");
+    assert_eq!(rows.len(), 1, "launch_failures rows for request {request_id}: {rows:?}");
+    let row = rows.remove(0);
+    assert_eq!(row.reason, code);
+    row
+}
+
+// Signature and key checks.
+
+#[tokio::test]
+async fn launch_rejects_missing_kid() {
+    let (app, platform) = start().await;
+    let spec = LaunchSpec::new(claims(&app, &platform)).signing(SigningChoice::NoKid);
+
+    let page = launch(&app, &platform, spec).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "missing_kid").await;
+}
+
+#[tokio::test]
+async fn launch_rejects_unknown_kid_after_one_refetch() {
+    let (app, platform) = start().await;
+    assert_launched(&launch(&app, &platform, LaunchSpec::new(claims(&app, &platform))).await);
+    assert_eq!(platform.jwks_fetch_count(), 1, "the first launch fetches the key set once");
+
+    let spec = LaunchSpec::new(claims(&app, &platform)).signing(SigningChoice::UnknownKid);
+    let page = launch(&app, &platform, spec).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "unknown_kid").await;
+    assert_eq!(platform.jwks_fetch_count(), 2, "an unknown kid causes exactly one refetch");
+}
+
+#[tokio::test]
+async fn launch_rejects_unreachable_key_set() {
+    let (app, platform) = start().await;
+    platform.set_jwks_failure(Some(503));
+
+    let page = launch(&app, &platform, LaunchSpec::new(claims(&app, &platform))).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_GATEWAY, "key_set_unavailable").await;
+}
+
+#[tokio::test]
+async fn launch_rejects_alg_none() {
+    let (app, platform) = start().await;
+    let spec = LaunchSpec::new(claims(&app, &platform)).signing(SigningChoice::AlgNone);
+
+    let page = launch(&app, &platform, spec).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "unsupported_algorithm").await;
+}
+
+#[tokio::test]
+async fn launch_rejects_hs256() {
+    let (app, platform) = start().await;
+    let spec = LaunchSpec::new(claims(&app, &platform)).signing(SigningChoice::Hs256WithPublicKey);
+
+    let page = launch(&app, &platform, spec).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "unsupported_algorithm").await;
+}
+
+#[tokio::test]
+async fn launch_rejects_unpublished_signing_key() {
+    let (app, platform) = start().await;
+    let spec = LaunchSpec::new(claims(&app, &platform)).signing(SigningChoice::UnpublishedKey);
+
+    let page = launch(&app, &platform, spec).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "bad_signature").await;
+}
+
+#[tokio::test]
+async fn launch_rejects_tampered_payload() {
+    let (app, platform) = start().await;
+    let spec = LaunchSpec::new(claims(&app, &platform)).signing(SigningChoice::TamperedPayload);
+
+    let page = launch(&app, &platform, spec).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "bad_signature").await;
+}
+
+#[tokio::test]
+async fn launch_rejects_malformed_token() {
+    let (app, platform) = start().await;
+    let browser = Browser::new();
+    let spec = LaunchSpec::new(claims(&app, &platform)).stop_after(LaunchStage::Authorization);
+    let authorization = platform.launch(&browser, &app.login_url(), spec).await;
+    let form = authorization.form().expect("the platform's form_post page");
+
+    let page = browser.submit_form(&form.with_field("id_token", "not-a-jwt")).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "malformed_token").await;
+}
+
+// Time checks. The tool allows 60 s of clock skew on exp and on iat.
+
+#[tokio::test]
+async fn launch_rejects_expired_token() {
+    let (app, platform) = start().await;
+    let claims = claims(&app, &platform).with_times(now() - 3600, now() - 600);
+
+    let page = launch(&app, &platform, LaunchSpec::new(claims)).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "expired").await;
+}
+
+#[tokio::test]
+async fn launch_rejects_iat_far_in_future() {
+    let (app, platform) = start().await;
+    let claims = claims(&app, &platform).with_times(now() + 3600, now() + 3900);
+
+    let page = launch(&app, &platform, LaunchSpec::new(claims)).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "issued_in_future").await;
+}
+
+#[tokio::test]
+async fn launch_accepts_iat_slightly_in_future() {
+    let (app, platform) = start().await;
+    let claims = claims(&app, &platform).with_times(now() + 5, now() + 305);
+
+    let page = launch(&app, &platform, LaunchSpec::new(claims)).await;
+
+    assert_launched(&page);
+}
+
+// Issuer, audience and authorized party.
+
+#[tokio::test]
+async fn launch_rejects_wrong_issuer() {
+    let (app, platform) = start().await;
+    let claims = claims(&app, &platform).with(&["iss"], "https://other-lms.invalid");
+
+    let page = launch(&app, &platform, LaunchSpec::new(claims)).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "wrong_issuer").await;
+}
+
+#[tokio::test]
+async fn launch_rejects_wrong_audience() {
+    let (app, platform) = start().await;
+    let claims = claims(&app, &platform).with(&["aud"], OTHER_CLIENT_ID);
+
+    let page = launch(&app, &platform, LaunchSpec::new(claims)).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "wrong_audience").await;
+}
+
+#[tokio::test]
+async fn launch_rejects_several_audiences_without_azp() {
+    let (app, platform) = start().await;
+    let claims = claims(&app, &platform).with(&["aud"], [platform.client_id(), OTHER_CLIENT_ID]);
+    assert!(claims.get(&["azp"]).is_none());
+
+    let page = launch(&app, &platform, LaunchSpec::new(claims)).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "wrong_azp").await;
+}
+
+#[tokio::test]
+async fn launch_rejects_wrong_azp() {
+    let (app, platform) = start().await;
+    let claims = claims(&app, &platform)
+        .with_audiences(&[platform.client_id(), OTHER_CLIENT_ID])
+        .with(&["azp"], OTHER_CLIENT_ID);
+
+    let page = launch(&app, &platform, LaunchSpec::new(claims)).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "wrong_azp").await;
+}
+
+#[tokio::test]
+async fn launch_accepts_audience_array_with_azp() {
+    let (app, platform) = start().await;
+    let claims = claims(&app, &platform).with_audiences(&[platform.client_id(), OTHER_CLIENT_ID]);
+    assert_eq!(claims.get_str(&["azp"]), Some(platform.client_id()));
+
+    let page = launch(&app, &platform, LaunchSpec::new(claims)).await;
+
+    assert_launched(&page);
+}
+
+// State and nonce.
+
+#[tokio::test]
+async fn launch_rejects_replayed_id_token() {
+    let (app, platform) = start().await;
+    let browser = Browser::new();
+    let spec = LaunchSpec::new(claims(&app, &platform)).stop_after(LaunchStage::ToolLaunch);
+    let first = platform.launch(&browser, &app.login_url(), spec).await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", describe(&first));
+    let id_token = posted_field(&first, "id_token");
+    let state = posted_field(&first, "state");
+
+    let replay = browser.post_form(&app.launch_url(), &[("id_token", &id_token), ("state", &state)]).await;
+
+    assert_rejected(&app, &replay, StatusCode::BAD_REQUEST, "state_already_used").await;
+}
+
+#[tokio::test]
+async fn launch_rejects_id_token_with_fresh_state() {
+    let (app, platform) = start().await;
+    let browser = Browser::new();
+    let spec = LaunchSpec::new(claims(&app, &platform)).stop_after(LaunchStage::ToolLaunch);
+    let first = platform.launch(&browser, &app.login_url(), spec).await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", describe(&first));
+    let id_token = posted_field(&first, "id_token");
+
+    let spec = LaunchSpec::new(claims(&app, &platform)).stop_after(LaunchStage::LoginInitiation);
+    let second_login = platform.launch(&browser, &app.login_url(), spec).await;
+    let fresh_state = second_login.location_param("state").expect("the second login issued a state");
+    let page = browser.post_form(&app.launch_url(), &[("id_token", &id_token), ("state", &fresh_state)]).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "nonce_mismatch").await;
+}
+
+#[tokio::test]
+async fn launch_rejects_nonce_never_issued() {
+    let (app, platform) = start().await;
+    let spec = LaunchSpec::new(claims(&app, &platform)).nonce(NonceChoice::Fixed("nonce-never-issued".into()));
+
+    let page = launch(&app, &platform, spec).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "nonce_mismatch").await;
+}
+
+#[tokio::test]
+async fn launch_rejects_missing_state() {
+    let (app, platform) = start().await;
+    let browser = Browser::new();
+    let spec = LaunchSpec::new(claims(&app, &platform)).stop_after(LaunchStage::Authorization);
+    let authorization = platform.launch(&browser, &app.login_url(), spec).await;
+    let form = authorization.form().expect("the platform's form_post page");
+
+    let page = browser.submit_form(&form.without_field("state")).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "missing_state").await;
+}
+
+#[tokio::test]
+async fn launch_rejects_missing_id_token() {
+    let (app, platform) = start().await;
+    let browser = Browser::new();
+    let spec = LaunchSpec::new(claims(&app, &platform)).stop_after(LaunchStage::Authorization);
+    let authorization = platform.launch(&browser, &app.login_url(), spec).await;
+    let form = authorization.form().expect("the platform's form_post page");
+
+    let page = browser.submit_form(&form.without_field("id_token")).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "missing_id_token").await;
+}
+
+#[tokio::test]
+async fn launch_rejects_unknown_state() {
+    let (app, platform) = start().await;
+    let id_token = platform.mint_id_token(&claims(&app, &platform).with_nonce("nonce-never-issued"), SigningChoice::CurrentKey);
+
+    let page = Browser::new()
+        .post_form(&app.launch_url(), &[("id_token", &id_token), ("state", "state-never-issued")])
+        .await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "unknown_state").await;
+}
+
+#[tokio::test]
+async fn launch_rejects_state_from_another_browser() {
+    let (app, platform) = start().await;
+    let spec = LaunchSpec::new(claims(&app, &platform)).stop_after(LaunchStage::Authorization);
+    let authorization = platform.launch(&Browser::new(), &app.login_url(), spec).await;
+    let form = authorization.form().expect("the platform's form_post page");
+
+    let other_browser = Browser::new();
+    let page = other_browser.submit_form(&form).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "state_from_another_browser").await;
+}
+
+#[tokio::test]
+async fn launch_accepts_two_tabs_of_one_browser() {
+    let (app, platform) = start().await;
+    let first_tab = Browser::new();
+    let second_tab = first_tab.clone();
+    let spec = LaunchSpec::new(claims(&app, &platform)).stop_after(LaunchStage::Authorization);
+    let first = platform.launch(&first_tab, &app.login_url(), spec.clone().lti_message_hint(Some("first-tab"))).await;
+    let second = platform.launch(&second_tab, &app.login_url(), spec.lti_message_hint(Some("second-tab"))).await;
+    let first_form = first.form().expect("the first tab's form_post page");
+    let second_form = second.form().expect("the second tab's form_post page");
+    assert_ne!(first_form.field("state"), second_form.field("state"));
+
+    let first_done = first_tab.submit_form(&first_form).await;
+    let second_done = second_tab.submit_form(&second_form).await;
+
+    assert_launched(&first_done);
+    assert_launched(&second_done);
+}
+
+// Login initiation.
+
+#[tokio::test]
+async fn login_redirect_carries_oidc_parameters() {
+    let (app, platform) = start().await;
+    let spec = LaunchSpec::new(claims(&app, &platform))
+        .lti_message_hint(Some("message-hint-1"))
+        .stop_after(LaunchStage::LoginInitiation);
+
+    let page = launch(&app, &platform, spec).await;
+
+    assert_eq!(page.status, StatusCode::FOUND, "{}", describe(&page));
+    let location = page.location().expect("the login response has a Location");
+    assert!(location.as_str().starts_with(&platform.auth_url()), "redirected to {location}");
+    let param = |name: &str| page.location_param(name);
+    assert_eq!(param("scope").as_deref(), Some("openid"));
+    assert_eq!(param("response_type").as_deref(), Some("id_token"));
+    assert_eq!(param("response_mode").as_deref(), Some("form_post"));
+    assert_eq!(param("prompt").as_deref(), Some("none"));
+    assert_eq!(param("client_id").as_deref(), Some(platform.client_id()));
+    assert_eq!(param("redirect_uri"), Some(app.launch_url()));
+    assert_eq!(param("login_hint").as_deref(), Some("testkit-user-ada"));
+    assert_eq!(param("lti_message_hint").as_deref(), Some("message-hint-1"));
+    let state = param("state").expect("a state parameter");
+    let nonce = param("nonce").expect("a nonce parameter");
+    assert_ne!(state, nonce);
+
+    let stored = login_state::Entity::find_by_id(state.clone())
+        .one(&app.state.db)
+        .await
+        .expect("read login_states")
+        .expect("the login stored its state");
+    assert_eq!(stored.nonce, nonce);
+    assert_eq!(stored.used_at, None);
+}
+
+#[tokio::test]
+async fn login_accepts_get() {
+    let (app, platform) = start().await;
+    let spec = LaunchSpec::new(claims(&app, &platform)).login_method(LoginMethod::Get);
+
+    let page = launch(&app, &platform, spec).await;
+
+    assert_launched(&page);
+    let login = page.hop_to("/lti/login").expect("the browser reached /lti/login");
+    assert_eq!(login.method.as_str(), "GET");
+    assert_eq!(login.url.query_pairs().find(|(name, _)| name == "iss").map(|(_, value)| value.into_owned()).as_deref(), Some(platform.issuer()));
+}
+
+#[tokio::test]
+async fn login_accepts_post() {
+    let (app, platform) = start().await;
+    let spec = LaunchSpec::new(claims(&app, &platform)).login_method(LoginMethod::Post);
+
+    let page = launch(&app, &platform, spec).await;
+
+    assert_launched(&page);
+    let login = page.hop_to("/lti/login").expect("the browser reached /lti/login");
+    assert_eq!(login.method.as_str(), "POST");
+    assert_eq!(login.form_field("iss"), Some(platform.issuer()));
+}
+
+#[tokio::test]
+async fn login_accepts_missing_client_id_for_single_registration() {
+    let (app, platform) = start().await;
+    let spec = LaunchSpec::new(claims(&app, &platform)).without_login_param("client_id");
+
+    let page = launch(&app, &platform, spec).await;
+
+    assert_launched(&page);
+}
+
+#[tokio::test]
+async fn login_keeps_auth_url_query() {
+    let app = TestApp::spawn().await;
+    let platform = serve_platform(&app, PlatformOptions::default()).await;
+    let auth_url = format!("{}?tenant=district-7", platform.auth_url());
+    app.register(PlatformInput { auth_url, ..registration(&platform) }).await;
+
+    let page = launch(&app, &platform, LaunchSpec::new(claims(&app, &platform))).await;
+
+    assert_launched(&page);
+    let login = page.hop_to("/lti/login").expect("the browser reached /lti/login");
+    let location = url::Url::parse(login.header("location").expect("a Location header")).expect("an absolute URL");
+    assert_eq!(location.path(), "/oidc/authorize");
+    let tenants: Vec<String> = location.query_pairs().filter(|(name, _)| name == "tenant").map(|(_, value)| value.into_owned()).collect();
+    assert_eq!(tenants, ["district-7"]);
+    assert_eq!(location.query_pairs().filter(|(name, _)| name == "state").count(), 1);
+}
+
+#[tokio::test]
+async fn login_rejects_missing_issuer() {
+    let (app, platform) = start().await;
+    let spec = LaunchSpec::new(claims(&app, &platform)).without_login_param("iss");
+
+    let page = launch(&app, &platform, spec).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "missing_issuer").await;
+    assert!(platform.authorization_requests().is_empty());
+}
+
+#[tokio::test]
+async fn login_rejects_unknown_issuer() {
+    let (app, platform) = start().await;
+    let spec = LaunchSpec::new(claims(&app, &platform)).login_param("iss", "https://unregistered-lms.invalid");
+
+    let page = launch(&app, &platform, spec).await;
+
+    let failure = assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "unknown_issuer").await;
+    assert_eq!(failure.issuer.as_deref(), Some("https://unregistered-lms.invalid"));
+    assert!(!page.set_cookies().iter().any(|value| value.starts_with(STATE_COOKIE_PREFIX)));
+    assert!(platform.authorization_requests().is_empty());
+}
+
+#[tokio::test]
+async fn login_rejects_unknown_client() {
+    let (app, platform) = start().await;
+    let spec = LaunchSpec::new(claims(&app, &platform)).login_param("client_id", OTHER_CLIENT_ID);
+
+    let page = launch(&app, &platform, spec).await;
+
+    let failure = assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "unknown_client").await;
+    assert_eq!(failure.client_id.as_deref(), Some(OTHER_CLIENT_ID));
+}
+
+#[tokio::test]
+async fn login_rejects_ambiguous_client() {
+    let (app, platform) = start().await;
+    app.register(PlatformInput { client_id: OTHER_CLIENT_ID.to_string(), ..registration(&platform) }).await;
+    let spec = LaunchSpec::new(claims(&app, &platform)).without_login_param("client_id");
+
+    let page = launch(&app, &platform, spec).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "ambiguous_client").await;
+}
+
+#[tokio::test]
+async fn login_rejects_foreign_target_link_uri() {
+    let (app, platform) = start().await;
+    let foreign = platform.url("/lti/launch");
+    let spec = LaunchSpec::new(claims(&app, &platform)).login_param("target_link_uri", &foreign);
+
+    let page = launch(&app, &platform, spec).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "foreign_target_link_uri").await;
+    assert!(platform.authorization_requests().is_empty());
+}
+
+#[tokio::test]
+async fn login_rejects_disabled_registration() {
+    let (app, platform) = start().await;
+    platforms::remove(&app.state.db, platform.issuer(), platform.client_id()).await.expect("disable the registration");
+
+    let page = launch(&app, &platform, LaunchSpec::new(claims(&app, &platform))).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "registration_disabled").await;
+}
+
+#[tokio::test]
+async fn launch_rejects_registration_disabled_after_login() {
+    let (app, platform) = start().await;
+    let browser = Browser::new();
+    let spec = LaunchSpec::new(claims(&app, &platform)).stop_after(LaunchStage::Authorization);
+    let authorization = platform.launch(&browser, &app.login_url(), spec).await;
+    let form = authorization.form().expect("the platform's form_post page");
+    platforms::remove(&app.state.db, platform.issuer(), platform.client_id()).await.expect("disable the registration");
+
+    let page = browser.submit_form(&form).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "registration_disabled").await;
+}
+
+// Deployments.
+
+#[tokio::test]
+async fn launch_rejects_unregistered_deployment() {
+    let (app, platform) = start().await;
+    let claims = claims(&app, &platform).with(&[claim::DEPLOYMENT_ID], "unregistered-deployment");
+
+    let page = launch(&app, &platform, LaunchSpec::new(claims)).await;
+
+    let failure = assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "unknown_deployment").await;
+    assert!(page.body.contains("unregistered-deployment"), "{}", describe(&page));
+    assert!(page.body.contains(platform.client_id()), "{}", describe(&page));
+    assert_eq!(failure.deployment_id.as_deref(), Some("unregistered-deployment"));
+    assert_eq!(failure.client_id.as_deref(), Some(platform.client_id()));
+}
+
+#[tokio::test]
+async fn launch_records_pending_deployment() {
+    let (app, platform) =
+        start_with(|settings| settings.lti.unknown_deployment = UnknownDeploymentPolicy::Pending).await;
+    let claims = claims(&app, &platform).with(&[claim::DEPLOYMENT_ID], "new-deployment");
+
+    let first = launch(&app, &platform, LaunchSpec::new(claims.clone())).await;
+    let second = launch(&app, &platform, LaunchSpec::new(claims)).await;
+
+    assert_rejected(&app, &first, StatusCode::BAD_REQUEST, "deployment_pending").await;
+    assert_rejected(&app, &second, StatusCode::BAD_REQUEST, "deployment_pending").await;
+    let rows = deployment::Entity::find()
+        .filter(deployment::Column::DeploymentId.eq("new-deployment"))
+        .all(&app.state.db)
+        .await
+        .expect("read deployments");
+    assert_eq!(rows.len(), 1, "deployments named new-deployment: {rows:?}");
+    assert_eq!(rows[0].status, "pending");
+}
+
+// Message claims.
+
+#[tokio::test]
+async fn launch_rejects_version_1_2() {
+    let (app, platform) = start().await;
+    let claims = claims(&app, &platform).with(&[claim::VERSION], "1.2.0");
+
+    let page = launch(&app, &platform, LaunchSpec::new(claims)).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "unsupported_version").await;
+}
+
+#[tokio::test]
+async fn launch_rejects_missing_message_type() {
+    let (app, platform) = start().await;
+    let claims = claims(&app, &platform).without(&[claim::MESSAGE_TYPE]);
+
+    let page = launch(&app, &platform, LaunchSpec::new(claims)).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "missing_message_type").await;
+}
+
+#[tokio::test]
+async fn launch_rejects_unsupported_message_type() {
+    let (app, platform) = start().await;
+    let claims = claims(&app, &platform).with(&[claim::MESSAGE_TYPE], "LtiStartProctoring");
+
+    let page = launch(&app, &platform, LaunchSpec::new(claims)).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "unsupported_message_type").await;
+}
+
+#[tokio::test]
+async fn launch_rejects_missing_roles() {
+    let (app, platform) = start().await;
+    let claims = claims(&app, &platform).without(&[claim::ROLES]);
+
+    let page = launch(&app, &platform, LaunchSpec::new(claims)).await;
+
+    let failure = assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "missing_claim").await;
+    assert!(failure.detail.contains("roles"), "detail: {}", failure.detail);
+}
+
+#[tokio::test]
+async fn launch_rejects_missing_sub() {
+    let (app, platform) = start().await;
+    let claims = claims(&app, &platform).without(&["sub"]);
+
+    let page = launch(&app, &platform, LaunchSpec::new(claims)).await;
+
+    let failure = assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "missing_claim").await;
+    assert!(failure.detail.contains("sub"), "detail: {}", failure.detail);
+}
+
+#[tokio::test]
+async fn launch_rejects_resource_link_without_id() {
+    let (app, platform) = start().await;
+    let claims = claims(&app, &platform).without(&[claim::RESOURCE_LINK, "id"]);
+
+    let page = launch(&app, &platform, LaunchSpec::new(claims)).await;
+
+    let failure = assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "missing_claim").await;
+    assert!(failure.detail.contains("resource_link.id"), "detail: {}", failure.detail);
+}
+
+#[tokio::test]
+async fn launch_rejects_resource_link_with_empty_id() {
+    let (app, platform) = start().await;
+    let claims = claims(&app, &platform).with(&[claim::RESOURCE_LINK, "id"], "");
+
+    let page = launch(&app, &platform, LaunchSpec::new(claims)).await;
+
+    let failure = assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "missing_claim").await;
+    assert!(failure.detail.contains("resource_link.id"), "detail: {}", failure.detail);
+}
+
+// Roles and users.
+
+#[tokio::test]
+async fn launch_maps_lis_roles_to_labels() {
+    let (app, platform) = start().await;
+    let cases = [
+        (role::LEARNER, "Participant"),
+        (role::INSTRUCTOR, "Assessor"),
+        (role::TEACHING_ASSISTANT, "Assessor"),
+        (role::MENTOR, "Assessor"),
+        (role::ADMINISTRATOR, "Administrator"),
+        (role::CONTENT_DEVELOPER, "Administrator"),
+    ];
+
+    for (role, label) in cases {
+        let claims = claims(&app, &platform).with_roles([role]);
+        let page = launch(&app, &platform, LaunchSpec::new(claims)).await;
+        assert_launched(&page);
+        assert_eq!(role_label(&page), Some(label), "role {role}");
+    }
+}
+
+#[tokio::test]
+async fn launch_accepts_empty_role_string() {
+    let (app, platform) = start().await;
+    let claims = claims(&app, &platform).with_roles([""]);
+
+    let page = launch(&app, &platform, LaunchSpec::new(claims)).await;
+
+    assert_launched(&page);
+    assert_eq!(role_label(&page), Some("Participant"));
+}
+
+#[tokio::test]
+async fn launch_accepts_short_role_name() {
+    let (app, platform) = start().await;
+    let claims = claims(&app, &platform).with_roles(["Instructor"]);
+
+    let page = launch(&app, &platform, LaunchSpec::new(claims)).await;
+
+    assert_launched(&page);
+    assert_eq!(role_label(&page), Some("Assessor"));
+}
+
+#[tokio::test]
+async fn launch_accepts_unknown_roles_only() {
+    let (app, platform) = start().await;
+    let unknown = ["http://purl.imsglobal.org/vocab/lis/v2/membership#Observer", "urn:example:district:coach"];
+    let claims = claims(&app, &platform).with_roles(unknown);
+
+    let page = launch(&app, &platform, LaunchSpec::new(claims)).await;
+
+    assert_launched(&page);
+    assert_eq!(role_label(&page), Some("Participant"));
+}
+
+#[tokio::test]
+async fn launch_accepts_several_roles() {
+    let (app, platform) = start().await;
+    let claims = claims(&app, &platform).with_roles([role::LEARNER, role::TEACHING_ASSISTANT, "urn:example:district:coach"]);
+
+    let page = launch(&app, &platform, LaunchSpec::new(claims)).await;
+
+    assert_launched(&page);
+    assert_eq!(role_label(&page), Some("Assessor"));
+}
+
+#[tokio::test]
+async fn launch_shows_user_and_course() {
+    let (app, platform) = start().await;
+
+    let page = launch(&app, &platform, LaunchSpec::new(claims(&app, &platform))).await;
+
+    assert_launched(&page);
+    assert!(page.body.contains("Ada Lovelace"), "{}", describe(&page));
+    assert!(page.body.contains("Professional Development 101"), "{}", describe(&page));
+    assert_eq!(role_label(&page), Some("Participant"));
+}
+
+#[tokio::test]
+async fn launch_accepts_missing_name_and_email() {
+    let (app, platform) = start().await;
+    let claims = claims(&app, &platform)
+        .without(&["name"])
+        .without(&["given_name"])
+        .without(&["family_name"])
+        .without(&["email"]);
+
+    let page = launch(&app, &platform, LaunchSpec::new(claims)).await;
+
+    assert_launched(&page);
+    assert!(!page.body.contains("Lovelace"), "{}", describe(&page));
+    assert!(page.body.contains("Professional Development 101"), "{}", describe(&page));
+    assert_eq!(role_label(&page), Some("Participant"));
+}
+
+#[tokio::test]
+async fn launch_keys_users_by_issuer_and_sub() {
+    let app = TestApp::spawn().await;
+    let first_platform = start_platform(&app).await;
+    let second_platform = start_platform(&app).await;
+    assert_ne!(first_platform.issuer(), second_platform.issuer());
+
+    for platform in [&first_platform, &second_platform] {
+        let page = launch(&app, platform, LaunchSpec::new(claims(&app, platform))).await;
+        assert_launched(&page);
+    }
+
+    let users = user::Entity::find()
+        .filter(user::Column::Subject.eq("testkit-user-ada"))
+        .all(&app.state.db)
+        .await
+        .expect("read users");
+    let mut issuers: Vec<&str> = users.iter().map(|user| user.issuer.as_str()).collect();
+    issuers.sort_unstable();
+    let mut expected = vec![first_platform.issuer(), second_platform.issuer()];
+    expected.sort_unstable();
+    assert_eq!(issuers, expected);
+}
+
+#[tokio::test]
+async fn launch_accepts_key_rotation_with_one_refetch() {
+    let (app, platform) = start().await;
+    assert_launched(&launch(&app, &platform, LaunchSpec::new(claims(&app, &platform))).await);
+    assert_eq!(platform.jwks_fetch_count(), 1);
+
+    let new_key = TestKey::fixed(2);
+    platform.rotate_to(new_key.clone());
+    let page = launch(&app, &platform, LaunchSpec::new(claims(&app, &platform))).await;
+
+    assert_launched(&page);
+    let id_token = posted_field(&page, "id_token");
+    let header = decode_header_unverified(&id_token).expect("a JWT header");
+    assert_eq!(header["kid"], new_key.kid());
+    assert_eq!(platform.jwks_fetch_count(), 2, "the new kid causes exactly one refetch");
+}
+
+// What the tool shows and publishes.
+
+#[tokio::test]
+async fn launch_error_page_omits_id_token() {
+    let (app, platform) = start().await;
+    let cases = [
+        (LaunchSpec::new(claims(&app, &platform).with(&["aud"], OTHER_CLIENT_ID)), "wrong_audience"),
+        (LaunchSpec::new(claims(&app, &platform)).signing(SigningChoice::TamperedPayload), "bad_signature"),
+    ];
+
+    for (spec, code) in cases {
+        let page = launch(&app, &platform, spec).await;
+        let failure = assert_rejected(&app, &page, StatusCode::BAD_REQUEST, code).await;
+        let id_token = posted_field(&page, "id_token");
+        let signature = id_token.rsplit('.').next().expect("a signature segment");
+        assert!(!page.body.contains(&id_token), "the {code} page contains the id_token");
+        assert!(!page.body.contains(signature), "the {code} page contains the id_token's signature");
+        assert!(!failure.detail.contains(signature), "the {code} failure row contains the id_token's signature");
+    }
+}
+
+#[tokio::test]
+async fn login_sets_state_cookie_attributes() {
+    let (app, platform) = start().await;
+    let browser = Browser::new();
+    let spec = LaunchSpec::new(claims(&app, &platform)).stop_after(LaunchStage::LoginInitiation);
+
+    let page = platform.launch(&browser, &app.login_url(), spec).await;
+
+    let state = page.location_param("state").expect("the login issued a state");
+    let name = format!("{STATE_COOKIE_PREFIX}{}", &state[..16]);
+    let set_cookies = page.set_cookies();
+    let raw = set_cookies
+        .iter()
+        .find(|value| value.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} cookie in {set_cookies:?}"));
+    let cookie = cookie::Cookie::parse(*raw).expect("a valid Set-Cookie value");
+    assert_eq!(cookie.value(), state);
+    assert_eq!(cookie.path(), Some("/lti"));
+    assert_eq!(cookie.http_only(), Some(true));
+    assert_eq!(cookie.secure(), Some(true));
+    assert_eq!(cookie.same_site(), Some(cookie::SameSite::None));
+    assert_eq!(cookie.partitioned(), Some(true));
+    assert!(browser.cookie(&name).is_some(), "the browser rejected the cookie: {:?}", browser.rejected_cookies());
+}
+
+#[tokio::test]
+async fn launch_sets_session_cookie_attributes() {
+    let (app, platform) = start().await;
+    let browser = Browser::new();
+
+    let page = platform.launch(&browser, &app.login_url(), LaunchSpec::new(claims(&app, &platform))).await;
+
+    assert_launched(&page);
+    let state = posted_field(&page, "state");
+    let launch = page.hop_to("/lti/launch").expect("the browser posted to /lti/launch");
+    let set_cookies = launch.set_cookies();
+    let raw = set_cookies
+        .iter()
+        .find(|value| value.starts_with(&format!("{SESSION_COOKIE}=")))
+        .unwrap_or_else(|| panic!("no session cookie in {set_cookies:?}"));
+    let cookie = cookie::Cookie::parse(*raw).expect("a valid Set-Cookie value");
+    assert!(!cookie.value().is_empty());
+    assert_eq!(cookie.path(), Some("/"));
+    assert_eq!(cookie.http_only(), Some(true));
+    assert_eq!(cookie.secure(), Some(true));
+    assert_eq!(cookie.same_site(), Some(cookie::SameSite::None));
+    assert_eq!(cookie.partitioned(), Some(true));
+    let state_cookie = format!("{STATE_COOKIE_PREFIX}{}", &state[..16]);
+    assert!(browser.cookie(&state_cookie).is_none(), "the launch left the spent state cookie in the browser");
+}
+
+#[tokio::test]
+async fn healthz_reports_ok() {
+    let app = TestApp::spawn().await;
+
+    let page = Browser::new().get(&app.url("/healthz")).await;
+
+    assert_eq!(page.status, StatusCode::OK);
+    let body: serde_json::Value = serde_json::from_str(&page.body).expect("a JSON body");
+    assert_eq!(body, serde_json::json!({ "status": "ok" }));
+}
+
+#[tokio::test]
+async fn jwks_lists_tool_signing_key() {
+    let app = TestApp::spawn().await;
+
+    let page = Browser::new().get(&app.url("/.well-known/jwks.json")).await;
+
+    assert_eq!(page.status, StatusCode::OK);
+    let body: serde_json::Value = serde_json::from_str(&page.body).expect("a JSON body");
+    let keys = body["keys"].as_array().expect("a keys array");
+    assert!(!keys.is_empty());
+    for key in keys {
+        assert!(key["kid"].as_str().is_some_and(|kid| !kid.is_empty()), "{key}");
+        assert_eq!(key["kty"], "RSA", "{key}");
+        assert_eq!(key["alg"], "RS256", "{key}");
+        assert!(key["n"].as_str().is_some_and(|n| !n.is_empty()), "{key}");
+        assert!(key["e"].as_str().is_some_and(|e| !e.is_empty()), "{key}");
+    }
+
+    // The published key must verify what the tool's signing key signs.
+    let signing = microcred::keys::signing_key(&app.state.db).await.expect("the tool's signing key");
+    let published = keys
+        .iter()
+        .find(|key| key["kid"] == signing.kid.as_str())
+        .unwrap_or_else(|| panic!("the JWKS does not list the signing key {}", signing.kid));
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &serde_json::json!({ "sub": "jwks-check", "exp": now() + 60 }),
+        &signing.key,
+    )
+    .expect("sign a check token");
+    let decoding = jsonwebtoken::DecodingKey::from_rsa_components(
+        published["n"].as_str().expect("n"),
+        published["e"].as_str().expect("e"),
+    )
+    .expect("a usable RSA key");
+    let verified = jsonwebtoken::decode::<serde_json::Value>(
+        &token,
+        &decoding,
+        &jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256),
+    );
+    assert!(verified.is_ok(), "the published key does not verify the signing key's signature: {verified:?}");
+}

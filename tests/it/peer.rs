@@ -1,0 +1,469 @@
+//! Launches from an LTI 1.3 platform the project did not write: the Python
+//! peer in `tests/peer`, built on the PyPI package `lti1p3platform`.
+//!
+//! Each test starts microcred and its own peer process, registers the peer
+//! as `microcred platform add` would, and drives the testkit browser through
+//! the whole OIDC flow: the peer's `/launch`, the tool's `/lti/login`, the
+//! peer's `/authorize`, its auto-submitted form to the tool's `/lti/launch`,
+//! and the redirect to `/app`.
+//!
+//! The peer runs from the virtualenv that `scripts/test` installs
+//! (`.venv-peer`). `MICROCRED_PEER_PYTHON` selects another interpreter.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use microcred::launch::STATE_COOKIE_PREFIX;
+use microcred::platforms::PlatformInput;
+use microcred_testkit::{Browser, Page, StatusCode};
+use serde::Deserialize;
+
+use crate::support::TestApp;
+
+/// Time the peer may take to start and print its ready line. Starting takes
+/// well under a second here; generating its RSA key is the slow part.
+const PEER_START_TIMEOUT: Duration = Duration::from_secs(30);
+
+const CLIENT_ID: &str = "microcred-peer-client";
+const DEPLOYMENT_ID: &str = "peer-deployment-1";
+
+/// The JSON line the peer prints on stdout once it listens.
+#[derive(Debug, Deserialize)]
+struct PeerEndpoints {
+    issuer: String,
+    client_id: String,
+    deployment_id: String,
+    auth_url: String,
+    token_url: String,
+    jwks_url: String,
+    base_url: String,
+}
+
+/// The peer's process, killed when the value is dropped.
+struct PeerProcess {
+    child: Child,
+    /// Kept open because the peer stops when its stdin pipe closes.
+    _stdin: ChildStdin,
+    /// Everything the peer logged to stderr so far, for failure messages.
+    log: Arc<Mutex<String>>,
+}
+
+impl PeerProcess {
+    fn log(&self) -> String {
+        self.log.lock().expect("the peer log lock").clone()
+    }
+}
+
+impl Drop for PeerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running peer platform and the endpoints it printed.
+struct PeerPlatform {
+    process: PeerProcess,
+    endpoints: PeerEndpoints,
+}
+
+fn peer_python() -> PathBuf {
+    match std::env::var_os("MICROCRED_PEER_PYTHON") {
+        Some(path) => PathBuf::from(path),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv-peer/bin/python"),
+    }
+}
+
+impl PeerPlatform {
+    /// Starts the peer for the tool at `tool_base` and waits for its ready line.
+    ///
+    /// # Panics
+    /// If the interpreter is missing, the process cannot start, or it prints
+    /// no valid ready line within [`PEER_START_TIMEOUT`].
+    fn start(tool_base: &str) -> PeerPlatform {
+        let python = peer_python();
+        assert!(
+            python.exists(),
+            "the peer platform's Python {} does not exist; run scripts/test, which installs it \
+             (or bash tests/peer/setup.sh), or set MICROCRED_PEER_PYTHON",
+            python.display()
+        );
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peer/peer_platform.py");
+
+        let mut child = Command::new(&python)
+            .arg(&script)
+            .args(["--port", "0", "--tool-base-url", tool_base])
+            .args(["--client-id", CLIENT_ID, "--deployment-id", DEPLOYMENT_ID])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|error| panic!("starting {} {} failed: {error}", python.display(), script.display()));
+        let stdin = child.stdin.take().expect("the peer's stdin is piped");
+        let stdout = child.stdout.take().expect("the peer's stdout is piped");
+        let stderr = child.stderr.take().expect("the peer's stderr is piped");
+
+        // The peer logs every request, so stderr is read continuously to keep
+        // the pipe from filling up and blocking it.
+        let log = Arc::new(Mutex::new(String::new()));
+        let log_writer = Arc::clone(&log);
+        thread::spawn(move || {
+            let mut stderr = BufReader::new(stderr);
+            let mut line = String::new();
+            while matches!(stderr.read_line(&mut line), Ok(read) if read > 0) {
+                log_writer.lock().expect("the peer log lock").push_str(&line);
+                line.clear();
+            }
+        });
+        let process = PeerProcess {
+            child,
+            _stdin: stdin,
+            log,
+        };
+
+        let (ready_sender, ready_receiver) = mpsc::channel();
+        thread::spawn(move || {
+            let mut stdout = BufReader::new(stdout);
+            let mut line = String::new();
+            let result = stdout.read_line(&mut line).map(|_| line);
+            let _ = ready_sender.send(result);
+            // Drain anything else, so the peer never blocks on a full pipe.
+            let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+        });
+
+        let line = match ready_receiver.recv_timeout(PEER_START_TIMEOUT) {
+            Ok(Ok(line)) if !line.trim().is_empty() => line,
+            Ok(Ok(_)) => panic!(
+                "the peer platform exited before printing its ready line; its log:\n{}",
+                process.log()
+            ),
+            Ok(Err(error)) => panic!(
+                "reading the peer platform's stdout failed: {error}; its log:\n{}",
+                process.log()
+            ),
+            Err(_) => panic!(
+                "the peer platform printed no ready line within {PEER_START_TIMEOUT:?}; its log:\n{}",
+                process.log()
+            ),
+        };
+        let endpoints = serde_json::from_str(&line)
+            .unwrap_or_else(|error| panic!("the peer's ready line {line:?} is not the expected JSON: {error}"));
+        PeerPlatform { process, endpoints }
+    }
+
+    fn log(&self) -> String {
+        self.process.log()
+    }
+
+    /// The registration an LMS admin would copy from the peer into microcred.
+    fn registration(&self) -> PlatformInput {
+        PlatformInput {
+            issuer: self.endpoints.issuer.clone(),
+            client_id: self.endpoints.client_id.clone(),
+            deployment_ids: vec![self.endpoints.deployment_id.clone()],
+            auth_url: self.endpoints.auth_url.clone(),
+            token_url: self.endpoints.token_url.clone(),
+            jwks_url: self.endpoints.jwks_url.clone(),
+            token_audience: None,
+        }
+    }
+
+    /// The peer URL that starts a launch with these query parameters.
+    fn launch_url(&self, params: &[(&str, &str)]) -> String {
+        let mut url = url::Url::parse(&format!("{}/launch", self.endpoints.base_url)).expect("the peer's base URL");
+        url.query_pairs_mut().extend_pairs(params);
+        url.to_string()
+    }
+}
+
+/// microcred with the peer registered as a platform.
+async fn start_with_peer() -> (TestApp, PeerPlatform) {
+    let app = TestApp::spawn().await;
+    let peer = PeerPlatform::start(&app.base);
+    assert_eq!(peer.endpoints.client_id, CLIENT_ID);
+    assert_eq!(peer.endpoints.deployment_id, DEPLOYMENT_ID);
+    app.register(peer.registration()).await;
+    (app, peer)
+}
+
+/// A browser that treats each port as its own site, so the peer and the
+/// tool are cross-site as an LMS and a tool are in production.
+fn cross_site_browser() -> Browser {
+    let browser = Browser::new();
+    browser.set_ports_as_sites(true);
+    browser
+}
+
+/// Runs the peer's `/launch` up to its authorization response: the page
+/// whose form posts the id_token to the tool.
+async fn open_authorization_page(browser: &Browser, peer: &PeerPlatform, params: &[(&str, &str)]) -> Page {
+    let page = browser.get(&peer.launch_url(params)).await;
+    assert_eq!(
+        page.status,
+        StatusCode::OK,
+        "authorization page: {}\npeer log:\n{}",
+        page.summary(),
+        peer.log()
+    );
+    assert_eq!(
+        page.url.path(),
+        "/authorize",
+        "the flow should end at the peer's /authorize: {}",
+        page.summary()
+    );
+
+    let login = page
+        .hop_to("/lti/login")
+        .unwrap_or_else(|| panic!("no hop to the tool's /lti/login: {:?}", page.hops));
+    assert_eq!(
+        login.status,
+        StatusCode::FOUND,
+        "the tool's login response: {}",
+        login.body
+    );
+
+    let form = page
+        .form()
+        .unwrap_or_else(|| panic!("the authorization page has no form: {}", page.summary()));
+    assert!(
+        form.action.as_str().ends_with("/lti/launch"),
+        "form action {}",
+        form.action
+    );
+    assert!(
+        form.field("id_token").is_some_and(|token| !token.is_empty()),
+        "the form has no id_token"
+    );
+    assert!(
+        form.field("state").is_some_and(|state| !state.is_empty()),
+        "the form has no state"
+    );
+    page
+}
+
+/// Runs a whole launch and returns the page the browser ends on.
+async fn launch(browser: &Browser, peer: &PeerPlatform, params: &[(&str, &str)]) -> Page {
+    let authorization = open_authorization_page(browser, peer, params).await;
+    browser.submit_auto_form(&authorization).await
+}
+
+/// Asserts that `page` is the tool's home page after an accepted launch.
+fn assert_launched(page: &Page, peer: &PeerPlatform) {
+    assert_eq!(
+        page.status,
+        StatusCode::OK,
+        "final page: {}\npeer log:\n{}",
+        page.summary(),
+        peer.log()
+    );
+    assert_eq!(page.url.path(), "/app", "final page: {}", page.summary());
+
+    let launch_hop = page
+        .hop_to("/lti/launch")
+        .expect("the browser posted to the tool's /lti/launch");
+    assert_eq!(
+        launch_hop.status,
+        StatusCode::SEE_OTHER,
+        "launch response: {}",
+        launch_hop.body
+    );
+    assert!(
+        launch_hop
+            .cookie_header
+            .as_deref()
+            .is_some_and(|cookies| cookies.contains(STATE_COOKIE_PREFIX)),
+        "the launch post carried no state cookie: {:?}",
+        launch_hop.cookie_header
+    );
+}
+
+#[tokio::test]
+async fn learner_launch() {
+    let (_app, peer) = start_with_peer().await;
+    let browser = cross_site_browser();
+
+    let page = launch(
+        &browser,
+        &peer,
+        &[
+            ("user", "learner-1"),
+            ("role", "Learner"),
+            ("course", "course-7sci"),
+            ("course_title", "Grade 7 Science Teaching"),
+            ("resource_link", "link-1"),
+            ("name", "Amara Okafor"),
+        ],
+    )
+    .await;
+
+    assert_launched(&page, &peer);
+    assert!(
+        page.body.contains("Amara Okafor"),
+        "the page should name the user: {}",
+        page.body
+    );
+    assert!(
+        page.body.contains("Grade 7 Science Teaching"),
+        "the page should name the course: {}",
+        page.body
+    );
+    assert!(
+        page.body.contains("Participant"),
+        "the page should show the role: {}",
+        page.body
+    );
+}
+
+#[tokio::test]
+async fn instructor_launch_shows_assessor() {
+    let (_app, peer) = start_with_peer().await;
+    let browser = cross_site_browser();
+
+    let page = launch(
+        &browser,
+        &peer,
+        &[
+            ("user", "instructor-1"),
+            ("role", "Instructor"),
+            ("course", "course-math"),
+            ("course_title", "Algebra Coaching Cohort"),
+            ("resource_link", "link-2"),
+            ("name", "Jun Park"),
+        ],
+    )
+    .await;
+
+    assert_launched(&page, &peer);
+    assert!(
+        page.body.contains("Jun Park"),
+        "the page should name the user: {}",
+        page.body
+    );
+    assert!(
+        page.body.contains("Algebra Coaching Cohort"),
+        "the page should name the course: {}",
+        page.body
+    );
+    assert!(
+        page.body.contains("Assessor"),
+        "an Instructor should be an Assessor: {}",
+        page.body
+    );
+}
+
+#[tokio::test]
+async fn administrator_launch() {
+    let (_app, peer) = start_with_peer().await;
+    let browser = cross_site_browser();
+
+    let page = launch(
+        &browser,
+        &peer,
+        &[
+            ("user", "admin-1"),
+            ("role", "Administrator"),
+            ("course", "course-pd"),
+            ("course_title", "District Professional Learning"),
+            ("resource_link", "link-3"),
+            ("name", "Rosa Delgado"),
+        ],
+    )
+    .await;
+
+    assert_launched(&page, &peer);
+    assert!(
+        page.body.contains("Rosa Delgado"),
+        "the page should name the user: {}",
+        page.body
+    );
+    assert!(
+        page.body.contains("District Professional Learning"),
+        "the page should name the course: {}",
+        page.body
+    );
+    assert!(
+        page.body.contains("Administrator"),
+        "the page should show the role: {}",
+        page.body
+    );
+}
+
+#[tokio::test]
+async fn launch_without_name_renders() {
+    let (_app, peer) = start_with_peer().await;
+    let browser = cross_site_browser();
+
+    // No `name` parameter: the id_token carries no name claims, as with an
+    // LMS whose privacy settings withhold them.
+    let page = launch(
+        &browser,
+        &peer,
+        &[
+            ("user", "anonymous-1"),
+            ("role", "Learner"),
+            ("course", "course-ela"),
+            ("course_title", "Reading Workshop Practice"),
+            ("resource_link", "link-4"),
+        ],
+    )
+    .await;
+
+    assert_launched(&page, &peer);
+    assert!(
+        page.body.contains("Reading Workshop Practice"),
+        "the page should name the course: {}",
+        page.body
+    );
+    assert!(
+        page.body.contains("Participant"),
+        "the page should show the role: {}",
+        page.body
+    );
+}
+
+#[tokio::test]
+async fn replayed_id_token_is_rejected() {
+    let (_app, peer) = start_with_peer().await;
+    let browser = cross_site_browser();
+
+    let authorization = open_authorization_page(
+        &browser,
+        &peer,
+        &[
+            ("user", "learner-2"),
+            ("role", "Learner"),
+            ("course", "course-7sci"),
+            ("resource_link", "link-1"),
+            ("name", "Amara Okafor"),
+        ],
+    )
+    .await;
+    let form = authorization.form().expect("the authorization page has a form");
+
+    let first = browser.submit_form(&form).await;
+    assert_launched(&first, &peer);
+
+    // The same id_token and state again, as a reload or a replay would post them.
+    let second = browser.submit_form(&form).await;
+    assert_eq!(
+        second.status,
+        StatusCode::BAD_REQUEST,
+        "second post: {}",
+        second.summary()
+    );
+    assert_eq!(
+        second.url.path(),
+        "/lti/launch",
+        "the second post should not redirect: {}",
+        second.summary()
+    );
+    assert!(
+        second.body.contains("<code>state_already_used</code>"),
+        "the error page should carry the code state_already_used: {}",
+        second.body
+    );
+}
