@@ -80,6 +80,7 @@ impl Application {
             frame_origins: FrameOrigins::default(),
             files,
             page_tokens,
+            hook: None,
         });
         Ok(Self { listener, state })
     }

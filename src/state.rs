@@ -10,6 +10,7 @@ use crate::config::Settings;
 use crate::page_token::PageTokenKey;
 use crate::web::headers::FrameOrigins;
 use crate::workflow::files::FileStore;
+use crate::workflow::participation::StateChangeHook;
 
 /// Cheap to clone; everything lives behind one `Arc`.
 #[derive(Clone)]
@@ -28,11 +29,18 @@ pub struct Inner {
     pub page_tokens: PageTokenKey,
     /// Where uploaded files are kept.
     pub files: Arc<dyn FileStore>,
+    /// Runs in the transaction of every participant state change (grade passback).
+    pub hook: Option<Arc<dyn StateChangeHook>>,
 }
 
 impl AppState {
     pub fn new(inner: Inner) -> Self {
         Self(Arc::new(inner))
+    }
+
+    /// The hook to pass to `submit` and `assess`.
+    pub fn state_hook(&self) -> Option<&dyn StateChangeHook> {
+        self.hook.as_deref()
     }
 
     /// An absolute URL of the tool for `path` (which starts with `/`).
