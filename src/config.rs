@@ -20,6 +20,7 @@ pub struct Settings {
     pub lti: LtiSettings,
     pub session: SessionSettings,
     pub keys: KeySettings,
+    pub passback: PassbackSettings,
     pub catalogue: CatalogueSettings,
     pub log: LogSettings,
 }
@@ -101,6 +102,14 @@ pub struct SessionSettings {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct KeySettings {
     pub retire_after_hours: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct PassbackSettings {
+    /// Run the worker that sends scores from the outbox.
+    pub enabled: bool,
+    /// Milliseconds between two looks at the outbox.
+    pub poll_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

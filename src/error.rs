@@ -52,6 +52,7 @@ impl From<FlowError> for AppError {
         match error {
             FlowError::Rejected(failure) => Self::Launch(failure),
             FlowError::Internal(error) => Self::Internal(error),
+            FlowError::BrowserCheck(_) => Self::Launch(LaunchError::StateFromAnotherBrowser.into()),
         }
     }
 }

@@ -64,6 +64,8 @@ impl LaunchFailure {
 pub enum FlowError {
     #[error("launch rejected: {}", .0.error)]
     Rejected(LaunchFailure),
+    #[error("the browser must prove the login state another way")]
+    BrowserCheck(BrowserCheck),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -92,6 +94,10 @@ pub struct LoginRedirect {
     pub state: String,
     pub nonce: String,
     pub platform_id: i64,
+    /// The platform frame for LTI client-side storage, when the platform offered one.
+    pub storage_target: Option<String>,
+    /// Origin of the platform's authorization endpoint, the only origin storage answers may come from.
+    pub platform_origin: String,
 }
 
 /// Find the registration for a login initiation.
@@ -152,6 +158,7 @@ async fn find_platform(
 /// Answer a login initiation: store a new state and nonce and build the
 /// redirect to the platform's authorization endpoint.
 pub async fn begin_login(app: &AppState, params: LoginInitiation) -> Result<LoginRedirect, FlowError> {
+    let saved_params = params.clone();
     let issuer_for_failure = params.iss.clone();
     let client_for_failure = params.client_id.clone();
     let login = params.check(&app.public_url).map_err(|error| LaunchFailure {
@@ -170,11 +177,15 @@ pub async fn begin_login(app: &AppState, params: LoginInitiation) -> Result<Logi
     let expires_at = Utc::now() + Duration::seconds(app.settings.lti.state_ttl_secs as i64);
     launch_store::insert_login_state(
         &app.db,
-        &state,
-        &nonce,
-        platform.id,
-        login.target_link_uri.as_str(),
-        expires_at,
+        launch_store::NewLoginState {
+            state: &state,
+            nonce: &nonce,
+            platform_id: platform.id,
+            target_link_uri: login.target_link_uri.as_str(),
+            expires_at,
+            login_params: serde_json::to_string(&saved_params).ok(),
+            storage_target: login.storage_target.as_deref(),
+        },
     )
     .await?;
 
@@ -188,7 +199,15 @@ pub async fn begin_login(app: &AppState, params: LoginInitiation) -> Result<Logi
         nonce: &nonce,
     }
     .to_url(&auth_endpoint);
-    Ok(LoginRedirect { location, state, nonce, platform_id: platform.id })
+    let platform_origin = auth_endpoint.origin().ascii_serialization();
+    Ok(LoginRedirect {
+        location,
+        state,
+        nonce,
+        platform_id: platform.id,
+        storage_target: login.storage_target,
+        platform_origin,
+    })
 }
 
 /// The form a platform posts to the launch URL.
@@ -198,12 +217,38 @@ pub struct LaunchForm {
     pub id_token: Option<String>,
     #[serde(default)]
     pub state: Option<String>,
+    /// Present when the tool's own page re-posts the launch after checking platform storage.
+    #[serde(default)]
+    pub continuation: Option<String>,
 }
 
 /// How the browser proved that it began the login.
 pub enum StateProof<'a> {
     /// The value of the state cookie set at login, if the browser sent it.
     Cookie(Option<&'a str>),
+    /// A continuation token issued after the tool's page found the state in
+    /// the platform's client-side storage.
+    Storage(&'a str),
+}
+
+/// What the browser must do when it sent no state cookie.
+#[derive(Debug)]
+pub enum BrowserCheck {
+    /// Read the state back from the platform's storage, then post again with the continuation token.
+    PlatformStorage {
+        id_token: String,
+        state: String,
+        continuation: String,
+        storage_target: String,
+        platform_origin: String,
+    },
+    /// Neither a cookie nor platform storage: offer to finish the launch in a new window.
+    NewWindow { state: String },
+}
+
+fn hash_hex(value: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(value.as_bytes()))
 }
 
 /// A successful launch.
@@ -213,6 +258,26 @@ pub struct CompletedLaunch {
     pub roles: RoleSet,
     pub user_id: i64,
     pub state: String,
+}
+
+/// Start a login again from the parameters stored with `state`, for a
+/// launch that is finished in a new window where first-party cookies work.
+pub async fn restart_login(app: &AppState, state: &str) -> Result<LoginRedirect, FlowError> {
+    let login = launch_store::find_login_state(&app.db, state).await?.ok_or(LaunchError::UnknownState)?;
+    if login.used_at.is_some() {
+        return Err(LaunchError::StateAlreadyUsed.into());
+    }
+    let params: LoginInitiation = login
+        .login_params
+        .as_deref()
+        .and_then(|json| serde_json::from_str(json).ok())
+        .ok_or(LaunchError::UnknownState)?;
+    if !launch_store::consume_login_state(&app.db, state).await? {
+        return Err(LaunchError::StateAlreadyUsed.into());
+    }
+    // The new window is a top-level page: no platform frame answers storage messages there.
+    let params = LoginInitiation { lti_storage_target: None, ..params };
+    begin_login(app, params).await
 }
 
 /// Verify a launch and open a session for it.
@@ -236,8 +301,35 @@ pub async fn complete_launch(
         return Err(fail(LaunchError::UnknownState));
     }
     match proof {
-        StateProof::Cookie(value) => {
-            if value != Some(state.as_str()) {
+        StateProof::Cookie(value) if value == Some(state.as_str()) => {}
+        StateProof::Cookie(Some(_)) => return Err(fail(LaunchError::StateFromAnotherBrowser)),
+        StateProof::Cookie(None) => {
+            // No cookie: try the platform's storage, else a new window.
+            let check = match (&login.storage_target, &login.login_params) {
+                (Some(target), _) => {
+                    let continuation = CsrfToken::new_random().secret().clone();
+                    if !launch_store::set_continuation(&app.db, &state, &hash_hex(&continuation)).await? {
+                        return Err(fail(LaunchError::StateAlreadyUsed));
+                    }
+                    let origin = Url::parse(&platform.auth_url)
+                        .map(|u| u.origin().ascii_serialization())
+                        .unwrap_or_default();
+                    BrowserCheck::PlatformStorage {
+                        id_token,
+                        state,
+                        continuation,
+                        storage_target: target.clone(),
+                        platform_origin: origin,
+                    }
+                }
+                (None, Some(_)) => BrowserCheck::NewWindow { state },
+                (None, None) => return Err(fail(LaunchError::StateFromAnotherBrowser)),
+            };
+            return Err(FlowError::BrowserCheck(check));
+        }
+        StateProof::Storage(continuation) => {
+            let matches = login.continuation.as_deref().is_some_and(|stored| stored == hash_hex(continuation));
+            if !matches {
                 return Err(fail(LaunchError::StateFromAnotherBrowser));
             }
         }
@@ -378,6 +470,9 @@ async fn record_launch(
         ),
         _ => None,
     };
+    if let (Some(ags), Some(link)) = (&claims.ags, &link) {
+        crate::advantage::passback::record_link_services(&app.db, platform.id, link.id, ags).await?;
+    }
     let roles = RoleSet::from_claim(claims.roles.as_deref().unwrap_or_default());
     let details = LaunchDetails {
         deployment_id: claims.deployment_id.clone().unwrap_or_default(),

@@ -13,7 +13,10 @@ use url::Url;
 use crate::config::Settings;
 use crate::state::{AppState, Inner};
 use crate::web::headers::FrameOrigins;
+use crate::advantage::passback::{self, PassbackHook};
+use crate::advantage::ServiceClient;
 use crate::workflow::catalogue;
+use microcred_lti::advantage::TokenCache;
 use crate::workflow::files::LocalFileStore;
 use crate::{keys, store, web};
 
@@ -71,6 +74,7 @@ impl Application {
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot load the sample catalogue: {e}"))?;
         }
+        let services = ServiceClient { db: db.clone(), http: http.clone(), tokens: Arc::new(TokenCache::default()) };
         let state = AppState::new(Inner {
             db,
             settings,
@@ -80,7 +84,8 @@ impl Application {
             frame_origins: FrameOrigins::default(),
             files,
             page_tokens,
-            hook: None,
+            hook: Some(Arc::new(PassbackHook)),
+            services,
         });
         Ok(Self { listener, state })
     }
@@ -102,9 +107,16 @@ impl Application {
     pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let app = web::router(self.state.clone());
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
+        let passback_worker = self.state.settings.passback.enabled.then(|| {
+            let interval = Duration::from_millis(self.state.settings.passback.poll_interval_ms.max(50));
+            tokio::spawn(passback::worker(self.state.services.clone(), interval))
+        });
         tracing::info!(address = %self.local_addr(), public_url = %self.state.public_url, "microcred is listening");
         let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
         housekeeping.abort();
+        if let Some(worker) = passback_worker {
+            worker.abort();
+        }
         tracing::info!("microcred stopped");
         Ok(result?)
     }

@@ -6,6 +6,7 @@ use microcred_lti::KeySetCache;
 use sea_orm::DatabaseConnection;
 use url::Url;
 
+use crate::advantage::ServiceClient;
 use crate::config::Settings;
 use crate::page_token::PageTokenKey;
 use crate::web::headers::FrameOrigins;
@@ -31,6 +32,8 @@ pub struct Inner {
     pub files: Arc<dyn FileStore>,
     /// Runs in the transaction of every participant state change (grade passback).
     pub hook: Option<Arc<dyn StateChangeHook>>,
+    /// LTI Advantage service calls (grades, rosters) with their token cache.
+    pub services: ServiceClient,
 }
 
 impl AppState {

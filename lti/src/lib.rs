@@ -7,7 +7,9 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod advantage;
 pub mod claims;
+pub mod deep_linking;
 pub mod error;
 pub mod jwks;
 pub mod login;

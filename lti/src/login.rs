@@ -1,14 +1,14 @@
 //! Third-party login initiation and the OIDC authorization request that
 //! answers it.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::error::LaunchError;
 
 /// The parameters a platform sends to the tool's login initiation URL, by
 /// GET query or POST form.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct LoginInitiation {
     #[serde(default)]
     pub iss: Option<String>,

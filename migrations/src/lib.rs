@@ -8,6 +8,8 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261204_000001_lti_core;
 mod m20261204_000002_workflow;
+mod m20261204_000003_advantage;
+mod m20261204_000004_login_storage;
 
 pub struct Migrator;
 
@@ -17,6 +19,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261204_000001_lti_core::Migration),
             Box::new(m20261204_000002_workflow::Migration),
+            Box::new(m20261204_000003_advantage::Migration),
+            Box::new(m20261204_000004_login_storage::Migration),
         ]
     }
 }

@@ -9,22 +9,29 @@ use sea_orm::{
 
 use super::entities::{context, launch_failure, login_state, resource_link, user};
 
-pub async fn insert_login_state<C: ConnectionTrait>(
-    db: &C,
-    state: &str,
-    nonce: &str,
-    platform_id: i64,
-    target_link_uri: &str,
-    expires_at: DateTime<Utc>,
-) -> Result<(), DbErr> {
+/// A login state to store.
+pub struct NewLoginState<'a> {
+    pub state: &'a str,
+    pub nonce: &'a str,
+    pub platform_id: i64,
+    pub target_link_uri: &'a str,
+    pub expires_at: DateTime<Utc>,
+    pub login_params: Option<String>,
+    pub storage_target: Option<&'a str>,
+}
+
+pub async fn insert_login_state<C: ConnectionTrait>(db: &C, new: NewLoginState<'_>) -> Result<(), DbErr> {
     login_state::ActiveModel {
-        state: Set(state.to_string()),
-        nonce: Set(nonce.to_string()),
-        platform_id: Set(platform_id),
-        target_link_uri: Set(target_link_uri.to_string()),
+        state: Set(new.state.to_string()),
+        nonce: Set(new.nonce.to_string()),
+        platform_id: Set(new.platform_id),
+        target_link_uri: Set(new.target_link_uri.to_string()),
         created_at: Set(Utc::now()),
-        expires_at: Set(expires_at),
+        expires_at: Set(new.expires_at),
         used_at: Set(None),
+        login_params: Set(new.login_params),
+        storage_target: Set(new.storage_target.map(str::to_string)),
+        continuation: Set(None),
     }
     .insert(db)
     .await?;
@@ -33,6 +40,17 @@ pub async fn insert_login_state<C: ConnectionTrait>(
 
 pub async fn find_login_state<C: ConnectionTrait>(db: &C, state: &str) -> Result<Option<login_state::Model>, DbErr> {
     login_state::Entity::find_by_id(state.to_string()).one(db).await
+}
+
+/// Store the hash of a continuation token for an unused state.
+pub async fn set_continuation<C: ConnectionTrait>(db: &C, state: &str, hash: &str) -> Result<bool, DbErr> {
+    let result = login_state::Entity::update_many()
+        .col_expr(login_state::Column::Continuation, Expr::value(hash))
+        .filter(login_state::Column::State.eq(state))
+        .filter(login_state::Column::UsedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
 }
 
 /// Mark a state used. Returns false when it was already used, so that of two

@@ -11,7 +11,8 @@ use cookie::{Cookie, SameSite};
 use microcred_lti::LoginInitiation;
 
 use crate::error::AppError;
-use crate::launch::{self, FlowError, LaunchFailure, LaunchForm, StateProof};
+use crate::launch::{self, BrowserCheck, FlowError, LaunchFailure, LaunchForm, StateProof};
+use crate::web::templates;
 use crate::sessions::SESSION_COOKIE;
 use crate::state::AppState;
 use crate::store::launches::{self as launch_store, FailureRecord};
@@ -21,6 +22,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/lti/login", get(login_get).post(login_post))
         .route("/lti/launch", axum::routing::post(launch_post).get(launch_get))
+        .route("/lti/relaunch", get(relaunch))
+        .route("/static/lti-storage.js", get(storage_script))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/healthz", get(health))
 }
@@ -73,6 +76,23 @@ async fn login(state: AppState, params: LoginInitiation) -> Response {
                 state.settings.lti.state_ttl_secs as i64,
             );
             let jar = CookieJar::new().add(cookie);
+            if let Some(target) = &redirect.storage_target {
+                // Keep state and nonce with the platform too, for browsers that drop the cookie.
+                let page = templates::render(
+                    "lti/storage_login.html",
+                    minijinja::context! {
+                        target => target,
+                        origin => redirect.platform_origin,
+                        state => redirect.state,
+                        nonce => redirect.nonce,
+                        next => redirect.location.as_str(),
+                    },
+                );
+                return match page {
+                    Ok(html) => (jar, html).into_response(),
+                    Err(error) => AppError::Internal(error).into_response(),
+                };
+            }
             let mut response = (jar, Redirect::to(redirect.location.as_str())).into_response();
             *response.status_mut() = StatusCode::FOUND;
             response
@@ -98,13 +118,23 @@ async fn launch_post(State(state): State<AppState>, headers: HeaderMap, body: By
         .as_deref()
         .and_then(|s| jar.get(&launch::state_cookie_name(s)))
         .map(|c| c.value().to_string());
-    match launch::complete_launch(&state, form, StateProof::Cookie(cookie_state.as_deref())).await {
+    let continuation = form.continuation.clone().filter(|c| !c.is_empty());
+    let proof = match (&cookie_state, &continuation) {
+        (None, Some(token)) => StateProof::Storage(token),
+        _ => StateProof::Cookie(cookie_state.as_deref()),
+    };
+    match launch::complete_launch(&state, form, proof).await {
         Ok(done) => {
             let session_max_age = state.settings.session.max_hours * 3600;
             let page_token = state
                 .page_tokens
                 .issue(&crate::sessions::hash_token(&done.session_token), state.settings.session.idle_minutes * 60);
-            let landing = format!("/app?{}", serde_urlencoded::to_string([("_s", page_token)]).unwrap_or_default());
+            let path = match done.message_type {
+                microcred_lti::MessageType::LtiDeepLinkingRequest => "/app/deep-link",
+                microcred_lti::MessageType::LtiSubmissionReviewRequest => "/app/review",
+                microcred_lti::MessageType::LtiResourceLinkRequest => "/app",
+            };
+            let landing = format!("{path}?{}", serde_urlencoded::to_string([("_s", page_token)]).unwrap_or_default());
             let session_cookie = iframe_cookie(SESSION_COOKIE.to_string(), done.session_token, "/", session_max_age);
             let spent_state = iframe_cookie(launch::state_cookie_name(&done.state), String::new(), "/lti", 0);
             let jar = CookieJar::new().add(session_cookie).add(spent_state);
@@ -120,7 +150,19 @@ async fn rejected(state: &AppState, error: FlowError) -> Response {
     let failure: LaunchFailure = match error {
         FlowError::Rejected(failure) => failure,
         FlowError::Internal(error) => return AppError::Internal(error).into_response(),
+        FlowError::BrowserCheck(BrowserCheck::NewWindow { state: login_state }) => {
+            // The launch cannot finish in this frame; record it like a rejection and offer a new window.
+            let failure = LaunchFailure::from(microcred_lti::LaunchError::StateFromAnotherBrowser);
+            record_failure(state, &failure).await;
+            return browser_check_page(BrowserCheck::NewWindow { state: login_state });
+        }
+        FlowError::BrowserCheck(check) => return browser_check_page(check),
     };
+    record_failure(state, &failure).await;
+    AppError::Launch(failure).into_response()
+}
+
+async fn record_failure(state: &AppState, failure: &LaunchFailure) {
     let request_id = telemetry::current_request_id();
     tracing::warn!(
         reason = failure.error.code(),
@@ -142,7 +184,82 @@ async fn rejected(state: &AppState, error: FlowError) -> Response {
     if let Err(error) = launch_store::insert_failure(&state.db, record).await {
         tracing::error!(error = %error, "could not record a launch failure");
     }
-    AppError::Launch(failure).into_response()
+}
+
+/// The page that finishes a launch without a state cookie.
+fn browser_check_page(check: BrowserCheck) -> Response {
+    let page = match check {
+        BrowserCheck::PlatformStorage { id_token, state, continuation, storage_target, platform_origin } => {
+            templates::render(
+                "lti/storage_launch.html",
+                minijinja::context! {
+                    id_token => id_token,
+                    state => state,
+                    continuation => continuation,
+                    target => storage_target,
+                    origin => platform_origin,
+                },
+            )
+        }
+        BrowserCheck::NewWindow { state } => {
+            let relaunch = format!("/lti/relaunch?{}", serde_urlencoded::to_string([("state", state)]).unwrap_or_default());
+            let page = templates::render(
+                "lti/new_window.html",
+                minijinja::context! {
+                    relaunch => relaunch,
+                    code => microcred_lti::LaunchError::StateFromAnotherBrowser.code(),
+                    request_id => telemetry::current_request_id(),
+                },
+            );
+            return match page {
+                Ok(html) => (StatusCode::BAD_REQUEST, html).into_response(),
+                Err(error) => AppError::Internal(error).into_response(),
+            };
+        }
+    };
+    match page {
+        Ok(html) => html.into_response(),
+        Err(error) => AppError::Internal(error).into_response(),
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+struct RelaunchQuery {
+    #[serde(default)]
+    state: Option<String>,
+}
+
+/// Start the login again in a new, top-level window.
+async fn relaunch(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    let params: RelaunchQuery = match parse_form(query.unwrap_or_default().as_bytes(), "relaunch") {
+        Ok(params) => params,
+        Err(error) => return error.into_response(),
+    };
+    let Some(login_state) = params.state.filter(|s| !s.is_empty()) else {
+        return AppError::from(microcred_lti::LaunchError::MissingState).into_response();
+    };
+    match launch::restart_login(&state, &login_state).await {
+        Ok(redirect) => {
+            let cookie = iframe_cookie(
+                launch::state_cookie_name(&redirect.state),
+                redirect.state.clone(),
+                "/lti",
+                state.settings.lti.state_ttl_secs as i64,
+            );
+            let mut response = (CookieJar::new().add(cookie), Redirect::to(redirect.location.as_str())).into_response();
+            *response.status_mut() = StatusCode::FOUND;
+            response
+        }
+        Err(error) => rejected(&state, error).await,
+    }
+}
+
+async fn storage_script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        include_str!("../../static/lti-storage.js"),
+    )
+        .into_response()
 }
 
 async fn jwks(State(state): State<AppState>) -> Result<Response, AppError> {

@@ -3,6 +3,7 @@
 //! the domain crate.
 
 pub mod admin;
+pub mod advantage;
 pub mod api;
 pub mod assessor;
 pub mod headers;
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .merge(assessor::router())
         .merge(admin::router())
         .merge(api::router())
+        .merge(advantage::router())
         .layer(middleware::from_fn_with_state(state.clone(), headers::security_headers))
         .layer(middleware::from_fn(telemetry::request_context))
         .layer(DefaultBodyLimit::max(body_limit))
