@@ -80,6 +80,8 @@ impl Audience {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResourceLinkClaim {
+    /// Empty when the platform left it out; checked by `check_message`.
+    #[serde(default)]
     pub id: String,
     #[serde(default)]
     pub title: Option<String>,
@@ -89,6 +91,7 @@ pub struct ResourceLinkClaim {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContextClaim {
+    #[serde(default)]
     pub id: String,
     #[serde(default)]
     pub label: Option<String>,

@@ -26,6 +26,11 @@ pub mod claim {
     pub const AGS_ENDPOINT: &str = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint";
     pub const NAMES_ROLE_SERVICE: &str =
         "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice";
+    /// Claims of an `LtiDeepLinkingResponse`, which the tool signs.
+    pub const DEEP_LINKING_CONTENT_ITEMS: &str =
+        "https://purl.imsglobal.org/spec/lti-dl/claim/content_items";
+    pub const DEEP_LINKING_DATA: &str = "https://purl.imsglobal.org/spec/lti-dl/claim/data";
+    pub const DEEP_LINKING_MESSAGE: &str = "https://purl.imsglobal.org/spec/lti-dl/claim/msg";
 }
 
 /// Values of the `message_type` claim.
@@ -33,6 +38,8 @@ pub mod message_type {
     pub const RESOURCE_LINK: &str = "LtiResourceLinkRequest";
     pub const DEEP_LINKING: &str = "LtiDeepLinkingRequest";
     pub const SUBMISSION_REVIEW: &str = "LtiSubmissionReviewRequest";
+    /// The message the tool sends back to the deep linking return URL.
+    pub const DEEP_LINKING_RESPONSE: &str = "LtiDeepLinkingResponse";
 }
 
 /// Role URIs from the LIS vocabulary that LTI 1.3 uses.
@@ -66,9 +73,17 @@ pub const COURSE_OFFERING: &str = "http://purl.imsglobal.org/vocab/lis/v2/course
 /// Assignment and Grade Services scopes, for the `AGS_ENDPOINT` claim.
 pub mod ags_scope {
     pub const LINE_ITEM: &str = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem";
+    pub const LINE_ITEM_READONLY: &str =
+        "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly";
     pub const RESULT_READONLY: &str =
         "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly";
     pub const SCORE: &str = "https://purl.imsglobal.org/spec/lti-ags/scope/score";
+}
+
+/// Names and Role Provisioning Services scope, for the `NAMES_ROLE_SERVICE` claim.
+pub mod nrps_scope {
+    pub const CONTEXT_MEMBERSHIP_READONLY: &str =
+        "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly";
 }
 
 /// Default lifetime of a built id_token, in seconds.
@@ -363,6 +378,28 @@ impl LaunchClaims {
     /// Sets one custom parameter in the custom claim.
     pub fn with_custom(self, name: &str, value: &str) -> LaunchClaims {
         self.with(&[claim::CUSTOM, name], value)
+    }
+
+    /// Sets the Assignment and Grade Services endpoint claim, for example to
+    /// `TestPlatform::ags_claim`.
+    pub fn with_ags(self, endpoint: Value) -> LaunchClaims {
+        self.with(&[claim::AGS_ENDPOINT], endpoint)
+    }
+
+    /// Sets the Names and Role Provisioning Services claim, for example to
+    /// `TestPlatform::nrps_claim`.
+    pub fn with_nrps(self, service: Value) -> LaunchClaims {
+        self.with(&[claim::NAMES_ROLE_SERVICE], service)
+    }
+
+    /// Returns the `id` of the context claim.
+    pub fn context_id(&self) -> Option<&str> {
+        self.get_str(&[claim::CONTEXT, "id"])
+    }
+
+    /// Returns the `id` of the resource link claim.
+    pub fn resource_link_id(&self) -> Option<&str> {
+        self.get_str(&[claim::RESOURCE_LINK, "id"])
     }
 
     /// Sets the `nonce` claim, for tokens a test mints and posts itself.

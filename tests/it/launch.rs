@@ -8,9 +8,8 @@ use microcred::config::{Settings, UnknownDeploymentPolicy};
 use microcred::platforms::{self, PlatformInput};
 use microcred::store::entities::{deployment, launch_failure, login_state, user};
 use microcred_testkit::{
-    claim, decode_header_unverified, role, Browser, LaunchClaims, LaunchSpec, LaunchStage,
-    LoginMethod, NonceChoice, Page, PlatformOptions, SigningChoice, StatusCode, TestKey,
-    TestPlatform,
+    claim, decode_header_unverified, role, Browser, LaunchClaims, LaunchSpec, LaunchStage, LoginMethod, NonceChoice,
+    Page, PlatformOptions, SigningChoice, StatusCode, TestKey, TestPlatform, TestUser,
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -58,9 +57,29 @@ fn registration(platform: &TestPlatform) -> PlatformInput {
     }
 }
 
-/// A complete resource link launch for the default learner.
+/// Builds a complete resource link launch for the default learner.
 fn claims(app: &TestApp, platform: &TestPlatform) -> LaunchClaims {
     platform.resource_link_claims(&app.launch_url())
+}
+
+/// Builds a resource link launch by `user` in course `n` through resource link `n`.
+///
+/// NOTE: tests that launch more than once give each launch its own user,
+/// course and resource link, because on SQLite a launch that updates an
+/// existing row fails (see `launch_accepts_returning_user`).
+fn claims_for(app: &TestApp, platform: &TestPlatform, user: &TestUser, n: usize) -> LaunchClaims {
+    claims(app, platform)
+        .with_user(user)
+        .with(&[claim::CONTEXT, "id"], format!("testkit-course-{n}"))
+        .with(&[claim::RESOURCE_LINK, "id"], format!("testkit-resource-link-{n}"))
+}
+
+fn numbered_user(n: usize) -> TestUser {
+    TestUser::new(&format!("testkit-user-{n}"), "Learner", &format!("Number{n}"), &format!("learner{n}@example.edu"))
+}
+
+fn grace() -> TestUser {
+    TestUser::new("testkit-user-grace", "Grace", "Hopper", "grace.hopper@example.edu")
 }
 
 /// Runs a whole launch in a new browser.
@@ -98,9 +117,7 @@ fn posted_field(page: &Page, name: &str) -> String {
     let hop = page
         .hop_to("/lti/launch")
         .unwrap_or_else(|| panic!("the browser never posted to /lti/launch: {}", describe(page)));
-    hop.form_field(name)
-        .unwrap_or_else(|| panic!("the launch form had no {name} field"))
-        .to_string()
+    hop.form_field(name).unwrap_or_else(|| panic!("the launch form had no {name} field")).to_string()
 }
 
 /// Checks that a launch ended on the tool's home page with a new session.
@@ -115,12 +132,7 @@ fn assert_launched(page: &Page) {
 /// Checks the error page of a rejected login or launch: its status, error
 /// code and request id, the `x-request-id` header, no session cookie, and
 /// the one `launch_failures` row for that request. Returns the row.
-async fn assert_rejected(
-    app: &TestApp,
-    page: &Page,
-    status: StatusCode,
-    code: &str,
-) -> launch_failure::Model {
+async fn assert_rejected(app: &TestApp, page: &Page, status: StatusCode, code: &str) -> launch_failure::Model {
     assert_eq!(page.status, status, "{}", describe(page));
     let code_line = format!("Error code <code>{code}</code>");
     assert!(page.body.contains(&code_line), "expected error code {code}: {}", describe(page));
@@ -389,11 +401,11 @@ async fn launch_rejects_missing_id_token() {
 #[tokio::test]
 async fn launch_rejects_unknown_state() {
     let (app, platform) = start().await;
-    let id_token = platform.mint_id_token(&claims(&app, &platform).with_nonce("nonce-never-issued"), SigningChoice::CurrentKey);
+    let id_token =
+        platform.mint_id_token(&claims(&app, &platform).with_nonce("nonce-never-issued"), SigningChoice::CurrentKey);
 
-    let page = Browser::new()
-        .post_form(&app.launch_url(), &[("id_token", &id_token), ("state", "state-never-issued")])
-        .await;
+    let page =
+        Browser::new().post_form(&app.launch_url(), &[("id_token", &id_token), ("state", "state-never-issued")]).await;
 
     assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "unknown_state").await;
 }
@@ -416,9 +428,12 @@ async fn launch_accepts_two_tabs_of_one_browser() {
     let (app, platform) = start().await;
     let first_tab = Browser::new();
     let second_tab = first_tab.clone();
-    let spec = LaunchSpec::new(claims(&app, &platform)).stop_after(LaunchStage::Authorization);
-    let first = platform.launch(&first_tab, &app.login_url(), spec.clone().lti_message_hint(Some("first-tab"))).await;
-    let second = platform.launch(&second_tab, &app.login_url(), spec.lti_message_hint(Some("second-tab"))).await;
+    let first_spec =
+        LaunchSpec::new(claims_for(&app, &platform, &numbered_user(1), 1)).stop_after(LaunchStage::Authorization);
+    let second_spec =
+        LaunchSpec::new(claims_for(&app, &platform, &numbered_user(2), 2)).stop_after(LaunchStage::Authorization);
+    let first = platform.launch(&first_tab, &app.login_url(), first_spec).await;
+    let second = platform.launch(&second_tab, &app.login_url(), second_spec).await;
     let first_form = first.form().expect("the first tab's form_post page");
     let second_form = second.form().expect("the second tab's form_post page");
     assert_ne!(first_form.field("state"), second_form.field("state"));
@@ -476,7 +491,10 @@ async fn login_accepts_get() {
     assert_launched(&page);
     let login = page.hop_to("/lti/login").expect("the browser reached /lti/login");
     assert_eq!(login.method.as_str(), "GET");
-    assert_eq!(login.url.query_pairs().find(|(name, _)| name == "iss").map(|(_, value)| value.into_owned()).as_deref(), Some(platform.issuer()));
+    assert_eq!(
+        login.url.query_pairs().find(|(name, _)| name == "iss").map(|(_, value)| value.into_owned()).as_deref(),
+        Some(platform.issuer())
+    );
 }
 
 #[tokio::test]
@@ -493,7 +511,7 @@ async fn login_accepts_post() {
 }
 
 #[tokio::test]
-async fn login_accepts_missing_client_id_for_single_registration() {
+async fn login_accepts_omitted_client_id() {
     let (app, platform) = start().await;
     let spec = LaunchSpec::new(claims(&app, &platform)).without_login_param("client_id");
 
@@ -515,7 +533,8 @@ async fn login_keeps_auth_url_query() {
     let login = page.hop_to("/lti/login").expect("the browser reached /lti/login");
     let location = url::Url::parse(login.header("location").expect("a Location header")).expect("an absolute URL");
     assert_eq!(location.path(), "/oidc/authorize");
-    let tenants: Vec<String> = location.query_pairs().filter(|(name, _)| name == "tenant").map(|(_, value)| value.into_owned()).collect();
+    let tenants: Vec<String> =
+        location.query_pairs().filter(|(name, _)| name == "tenant").map(|(_, value)| value.into_owned()).collect();
     assert_eq!(tenants, ["district-7"]);
     assert_eq!(location.query_pairs().filter(|(name, _)| name == "state").count(), 1);
 }
@@ -728,8 +747,8 @@ async fn launch_maps_lis_roles_to_labels() {
         (role::CONTENT_DEVELOPER, "Administrator"),
     ];
 
-    for (role, label) in cases {
-        let claims = claims(&app, &platform).with_roles([role]);
+    for (n, (role, label)) in cases.into_iter().enumerate() {
+        let claims = claims_for(&app, &platform, &numbered_user(n), n).with_roles([role]);
         let page = launch(&app, &platform, LaunchSpec::new(claims)).await;
         assert_launched(&page);
         assert_eq!(role_label(&page), Some(label), "role {role}");
@@ -773,7 +792,8 @@ async fn launch_accepts_unknown_roles_only() {
 #[tokio::test]
 async fn launch_accepts_several_roles() {
     let (app, platform) = start().await;
-    let claims = claims(&app, &platform).with_roles([role::LEARNER, role::TEACHING_ASSISTANT, "urn:example:district:coach"]);
+    let claims =
+        claims(&app, &platform).with_roles([role::LEARNER, role::TEACHING_ASSISTANT, "urn:example:district:coach"]);
 
     let page = launch(&app, &platform, LaunchSpec::new(claims)).await;
 
@@ -835,6 +855,46 @@ async fn launch_keys_users_by_issuer_and_sub() {
 }
 
 #[tokio::test]
+async fn launch_accepts_returning_user() {
+    let (app, platform) = start().await;
+
+    let first = launch(&app, &platform, LaunchSpec::new(claims(&app, &platform))).await;
+    let second = launch(&app, &platform, LaunchSpec::new(claims(&app, &platform))).await;
+
+    assert_launched(&first);
+    assert_launched(&second);
+    assert!(second.body.contains("Ada Lovelace"), "{}", describe(&second));
+}
+
+#[tokio::test]
+async fn launch_keeps_returning_user_apart() {
+    // With one connection, SQLite's last_insert_rowid follows the order of
+    // the requests below, so the outcome does not depend on the pool.
+    let app = TestApp::spawn_with(|settings| settings.database.max_connections = 1).await;
+    let platform = start_platform(&app).await;
+    let ada = TestUser::default_learner();
+    assert_launched(&launch(&app, &platform, LaunchSpec::new(claims_for(&app, &platform, &ada, 1))).await);
+
+    // Grace and Ada both log in, then Grace launches first and Ada second.
+    let grace_browser = Browser::new();
+    let ada_browser = Browser::new();
+    let grace_spec = LaunchSpec::new(claims_for(&app, &platform, &grace(), 2)).stop_after(LaunchStage::Authorization);
+    let ada_spec = LaunchSpec::new(claims_for(&app, &platform, &ada, 3)).stop_after(LaunchStage::Authorization);
+    let grace_form =
+        platform.launch(&grace_browser, &app.login_url(), grace_spec).await.form().expect("Grace's form_post page");
+    let ada_form =
+        platform.launch(&ada_browser, &app.login_url(), ada_spec).await.form().expect("Ada's form_post page");
+    let grace_page = grace_browser.submit_form(&grace_form).await;
+    let ada_page = ada_browser.submit_form(&ada_form).await;
+
+    assert_launched(&grace_page);
+    assert!(grace_page.body.contains("Grace Hopper"), "{}", describe(&grace_page));
+    assert_launched(&ada_page);
+    assert!(ada_page.body.contains("Ada Lovelace"), "Ada's launch shows another user: {}", describe(&ada_page));
+    assert!(!ada_page.body.contains("Grace Hopper"), "Ada's launch shows Grace: {}", describe(&ada_page));
+}
+
+#[tokio::test]
 async fn launch_accepts_key_rotation_with_one_refetch() {
     let (app, platform) = start().await;
     assert_launched(&launch(&app, &platform, LaunchSpec::new(claims(&app, &platform))).await);
@@ -842,7 +902,7 @@ async fn launch_accepts_key_rotation_with_one_refetch() {
 
     let new_key = TestKey::fixed(2);
     platform.rotate_to(new_key.clone());
-    let page = launch(&app, &platform, LaunchSpec::new(claims(&app, &platform))).await;
+    let page = launch(&app, &platform, LaunchSpec::new(claims_for(&app, &platform, &grace(), 2))).await;
 
     assert_launched(&page);
     let id_token = posted_field(&page, "id_token");

@@ -1,6 +1,12 @@
 //! microcred's integration tests: one binary, each test with its own
 //! database and its own server on 127.0.0.1.
 
+mod admin_pages;
+mod advantage;
+mod api;
+mod assessor_pages;
 mod launch;
+mod participant_pages;
 mod peer;
+mod peer_advantage;
 mod support;

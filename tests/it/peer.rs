@@ -1,11 +1,11 @@
 //! Launches from an LTI 1.3 platform the project did not write: the Python
 //! peer in `tests/peer`, built on the PyPI package `lti1p3platform`.
 //!
-//! Each test starts microcred and its own peer process, registers the peer
-//! as `microcred platform add` would, and drives the testkit browser through
-//! the whole OIDC flow: the peer's `/launch`, the tool's `/lti/login`, the
-//! peer's `/authorize`, its auto-submitted form to the tool's `/lti/launch`,
-//! and the redirect to `/app`.
+//! Each test starts microcred and its own peer process, and registers the
+//! peer as `microcred platform add` would. The testkit browser then goes
+//! through the whole OIDC flow: the peer's `/launch`, the tool's
+//! `/lti/login`, the peer's `/authorize`, its auto-submitted form to the
+//! tool's `/lti/launch`, and the redirect to `/app`.
 //!
 //! The peer runs from the virtualenv that `scripts/test` installs
 //! (`.venv-peer`). `MICROCRED_PEER_PYTHON` selects another interpreter.
@@ -24,8 +24,9 @@ use serde::Deserialize;
 
 use crate::support::TestApp;
 
-/// Time the peer may take to start and print its ready line. Starting takes
-/// well under a second here; generating its RSA key is the slow part.
+/// Time the peer may take to start and print its ready line. The limit is
+/// generous so that a loaded machine does not fail the test, because the
+/// peer normally starts within a few seconds.
 const PEER_START_TIMEOUT: Duration = Duration::from_secs(30);
 
 const CLIENT_ID: &str = "microcred-peer-client";
@@ -138,15 +139,15 @@ impl PeerPlatform {
         let line = match ready_receiver.recv_timeout(PEER_START_TIMEOUT) {
             Ok(Ok(line)) if !line.trim().is_empty() => line,
             Ok(Ok(_)) => panic!(
-                "the peer platform exited before printing its ready line; its log:\n{}",
+                "the peer platform exited before printing its ready line. Its log:\n{}",
                 process.log()
             ),
             Ok(Err(error)) => panic!(
-                "reading the peer platform's stdout failed: {error}; its log:\n{}",
+                "reading the peer platform's stdout failed: {error}. Its log:\n{}",
                 process.log()
             ),
             Err(_) => panic!(
-                "the peer platform printed no ready line within {PEER_START_TIMEOUT:?}; its log:\n{}",
+                "the peer platform printed no ready line within {PEER_START_TIMEOUT:?}. Its log:\n{}",
                 process.log()
             ),
         };
@@ -159,7 +160,7 @@ impl PeerPlatform {
         self.process.log()
     }
 
-    /// The registration an LMS admin would copy from the peer into microcred.
+    /// Returns the registration an LMS admin would copy from the peer into microcred.
     fn registration(&self) -> PlatformInput {
         PlatformInput {
             issuer: self.endpoints.issuer.clone(),
@@ -172,7 +173,7 @@ impl PeerPlatform {
         }
     }
 
-    /// The peer URL that starts a launch with these query parameters.
+    /// Returns the peer URL that starts a launch with these query parameters.
     fn launch_url(&self, params: &[(&str, &str)]) -> String {
         let mut url = url::Url::parse(&format!("{}/launch", self.endpoints.base_url)).expect("the peer's base URL");
         url.query_pairs_mut().extend_pairs(params);
@@ -180,7 +181,7 @@ impl PeerPlatform {
     }
 }
 
-/// microcred with the peer registered as a platform.
+/// Starts microcred and a peer platform, and registers the peer in microcred.
 async fn start_with_peer() -> (TestApp, PeerPlatform) {
     let app = TestApp::spawn().await;
     let peer = PeerPlatform::start(&app.base);
@@ -190,8 +191,8 @@ async fn start_with_peer() -> (TestApp, PeerPlatform) {
     (app, peer)
 }
 
-/// A browser that treats each port as its own site, so the peer and the
-/// tool are cross-site as an LMS and a tool are in production.
+/// Creates a browser that treats each port as its own site, so the peer and
+/// the tool are cross-site, as an LMS and a tool are in production.
 fn cross_site_browser() -> Browser {
     let browser = Browser::new();
     browser.set_ports_as_sites(true);

@@ -18,7 +18,8 @@ use url::Url;
 pub use cookies::{RejectedCookie, SameSite, StoredCookie};
 pub use form::HtmlForm;
 
-use cookies::{is_loopback, CookieContext, CookieJar};
+pub(crate) use cookies::is_loopback;
+use cookies::{CookieContext, CookieJar};
 
 /// Browsers give up after 20 redirects (the Fetch standard's limit).
 const MAX_REDIRECTS: usize = 20;

@@ -309,7 +309,9 @@ fn check_request(state: &mut PlatformState, params: &Params) -> Result<String, A
         }
     }
     let claims: Value = claims.to_value();
-    Ok(state.mint(&claims, &template.signing))
+    let id_token = state.mint(&claims, &template.signing);
+    super::deep_linking::note_launch(state, &claims);
+    Ok(id_token)
 }
 
 fn error_response(

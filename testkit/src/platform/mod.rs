@@ -1,18 +1,29 @@
 //! The test LTI 1.3 platform: an axum server on 127.0.0.1 with a JWKS
-//! endpoint, an OIDC authorization endpoint and a launch starter.
+//! endpoint, an OIDC authorization endpoint and a launch starter. It also
+//! serves the LTI Advantage services: an OAuth 2.0 token endpoint,
+//! Assignment and Grade Services, Names and Role Provisioning Services and
+//! a deep linking return endpoint.
 
+mod advantage_api;
+mod ags;
 mod authorize;
+mod deep_linking;
 mod launch;
+mod nrps;
+mod services;
+mod token;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Form, Json, Router};
+use axum::{Json, Router};
 use serde_json::{json, Value};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::claims::{LaunchClaims, PlatformIdentity};
@@ -20,10 +31,19 @@ use crate::html;
 use crate::jwt::{self, MintingKeys, SigningChoice};
 use crate::keys::{TestKey, FIXED_KEY_COUNT};
 
+pub use ags::{
+    validate_score, LineItemSpec, ReceivedScore, ACTIVITY_PROGRESS_VALUES, GRADING_PROGRESS_VALUES,
+    LINE_ITEM_CONTAINER_MEDIA_TYPE, LINE_ITEM_MEDIA_TYPE, SCORE_MEDIA_TYPE,
+};
 pub use authorize::{AuthErrorMode, AuthorizationOutcome, AuthorizationRecord};
+pub use deep_linking::DeepLinkingResult;
 pub use launch::{LaunchSpec, LaunchStage, LoginMethod, PreparedLaunch};
+pub use nrps::MEMBERSHIP_CONTAINER_MEDIA_TYPE;
+pub use services::{InjectedFailure, ServiceEndpoint, ServiceRequestRecord};
+pub use token::{TokenOutcome, TokenRequestRecord, CLIENT_ASSERTION_TYPE};
 
 use launch::LoginStart;
+use services::ServiceState;
 
 /// Paths of the platform's endpoints.
 const AUTH_PATH: &str = "/oidc/authorize";
@@ -32,6 +52,17 @@ const TOKEN_PATH: &str = "/oauth2/token";
 const DEEP_LINKING_RETURN_PATH: &str = "/deep-linking/return";
 const COURSE_PATH: &str = "/courses/testkit-course-1";
 const LAUNCH_START_PATH: &str = "/launches";
+const LINE_ITEMS_PATH: &str = "/ags/contexts/{context}/lineitems";
+const LINE_ITEM_PATH: &str = "/ags/contexts/{context}/lineitems/{item}";
+const SCORES_PATH: &str = "/ags/contexts/{context}/lineitems/{item}/scores";
+const MEMBERSHIPS_PATH: &str = "/nrps/contexts/{context}/memberships";
+
+/// Default lifetime of the access tokens the token endpoint issues, in seconds.
+pub const DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS: u64 = 3600;
+
+/// Time [`TestPlatform::stop_server`] waits for open requests to finish
+/// before it drops their connections.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Settings for [`TestPlatform::start`]. Every field has a default.
 #[derive(Clone, Debug)]
@@ -53,6 +84,14 @@ pub struct PlatformOptions {
     pub jwks_cache_control: Option<String>,
     /// Delivery of the authorization endpoint's errors that may go back to the tool.
     pub auth_error_mode: AuthErrorMode,
+    /// The tool's JWKS URL, which verifies client assertions and deep
+    /// linking responses. Can also be set later with
+    /// [`TestPlatform::set_tool_jwks_url`].
+    pub tool_jwks_url: Option<String>,
+    /// The `aud` a client assertion must contain. Defaults to the token URL.
+    pub token_audience: Option<String>,
+    /// `expires_in` of issued access tokens, in seconds.
+    pub access_token_lifetime_seconds: u64,
 }
 
 impl Default for PlatformOptions {
@@ -66,6 +105,9 @@ impl Default for PlatformOptions {
             extra_keys: Vec::new(),
             jwks_cache_control: Some("max-age=300".to_owned()),
             auth_error_mode: AuthErrorMode::default(),
+            tool_jwks_url: None,
+            token_audience: None,
+            access_token_lifetime_seconds: DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS,
         }
     }
 }
@@ -110,6 +152,21 @@ impl PlatformOptions {
         self.auth_error_mode = mode;
         self
     }
+
+    pub fn with_tool_jwks_url(mut self, url: &str) -> Self {
+        self.tool_jwks_url = Some(url.to_owned());
+        self
+    }
+
+    pub fn with_token_audience(mut self, audience: &str) -> Self {
+        self.token_audience = Some(audience.to_owned());
+        self
+    }
+
+    pub fn with_access_token_lifetime(mut self, seconds: u64) -> Self {
+        self.access_token_lifetime_seconds = seconds;
+        self
+    }
 }
 
 /// The id_token setup for one launch. The authorization endpoint picks the
@@ -149,6 +206,8 @@ pub enum NonceChoice {
 
 /// Mutable platform state, shared with the request handlers.
 struct PlatformState {
+    /// `http://127.0.0.1:{port}`, the base of every endpoint URL.
+    base_url: String,
     identity: PlatformIdentity,
     redirect_uris: Vec<String>,
     /// Keys the JWKS publishes, in order.
@@ -164,6 +223,7 @@ struct PlatformState {
     authorizations: Vec<AuthorizationRecord>,
     deep_linking_responses: Vec<Vec<(String, String)>>,
     auth_error_mode: AuthErrorMode,
+    services: ServiceState,
 }
 
 impl PlatformState {
@@ -220,18 +280,64 @@ fn lock(state: &SharedState) -> MutexGuard<'_, PlatformState> {
         .expect("the test platform state lock was poisoned by a panic in another thread")
 }
 
+/// The serving task and the sender that starts its graceful shutdown.
+struct RunningServer {
+    shutdown: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
 /// A running test platform. The server stops when this value is dropped.
 pub struct TestPlatform {
     base_url: String,
+    port: u16,
     identity: PlatformIdentity,
     state: SharedState,
-    server: JoinHandle<()>,
+    router: Router,
+    server: Mutex<Option<RunningServer>>,
 }
 
 impl Drop for TestPlatform {
     fn drop(&mut self) {
-        self.server.abort();
+        let server = match self.server.get_mut() {
+            Ok(server) => server.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(server) = server {
+            server.task.abort();
+        }
     }
+}
+
+/// Binds 127.0.0.1:`port` again, retrying for up to five seconds while the
+/// old socket is released.
+async fn bind_again(port: u16) -> tokio::net::TcpListener {
+    let address = format!("127.0.0.1:{port}");
+    let mut last_error = None;
+    for _ in 0..50 {
+        match tokio::net::TcpListener::bind(&address).await {
+            Ok(listener) => return listener,
+            Err(error) => last_error = Some(error),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("binding the test platform to {address} again failed: {last_error:?}");
+}
+
+/// Serves `router` on `listener` until the shutdown sender fires or is dropped.
+fn serve(listener: tokio::net::TcpListener, router: Router, port: u16) -> RunningServer {
+    let (shutdown, shutdown_signal) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let stopped = async move {
+            let _ = shutdown_signal.await;
+        };
+        if let Err(error) = axum::serve(listener, router)
+            .with_graceful_shutdown(stopped)
+            .await
+        {
+            eprintln!("test platform server on port {port} stopped with an error: {error}");
+        }
+    });
+    RunningServer { shutdown, task }
 }
 
 impl TestPlatform {
@@ -266,6 +372,7 @@ impl TestPlatform {
         }
 
         let state = Arc::new(Mutex::new(PlatformState {
+            base_url: base_url.clone(),
             identity: identity.clone(),
             redirect_uris: options.redirect_uris,
             keys,
@@ -279,6 +386,11 @@ impl TestPlatform {
             authorizations: Vec::new(),
             deep_linking_responses: Vec::new(),
             auth_error_mode: options.auth_error_mode,
+            services: ServiceState::new(
+                options.tool_jwks_url,
+                options.token_audience,
+                options.access_token_lifetime_seconds,
+            ),
         }));
 
         let router = Router::new()
@@ -287,26 +399,75 @@ impl TestPlatform {
                 AUTH_PATH,
                 get(authorize::authorize).post(authorize::authorize),
             )
-            .route(TOKEN_PATH, post(serve_token_stub))
+            .route(TOKEN_PATH, post(token::issue_token))
             .route(
                 DEEP_LINKING_RETURN_PATH,
-                post(receive_deep_linking_response),
+                post(deep_linking::receive_response),
             )
+            .route(
+                LINE_ITEMS_PATH,
+                get(ags::list_line_items).post(ags::create_line_item),
+            )
+            .route(LINE_ITEM_PATH, get(ags::get_line_item))
+            .route(SCORES_PATH, post(ags::post_score))
+            .route(MEMBERSHIPS_PATH, get(nrps::list_memberships))
             .route(COURSE_PATH, get(serve_course_page))
             .route(&format!("{LAUNCH_START_PATH}/{{id}}"), get(start_launch))
             .with_state(state.clone());
-        let server = tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, router).await {
-                eprintln!("test platform server on port {port} stopped with an error: {error}");
-            }
-        });
+        let server = serve(listener, router.clone(), port);
 
         TestPlatform {
             base_url,
+            port,
             identity,
             state,
-            server,
+            router,
+            server: Mutex::new(Some(server)),
         }
+    }
+
+    /// Stops listening and closes idle connections, as a platform that goes
+    /// down does: until [`TestPlatform::restart_server`], connections to its
+    /// port are refused. Requests in progress get [`SHUTDOWN_GRACE`] to
+    /// finish. Does nothing when the server is already stopped.
+    pub async fn stop_server(&self) {
+        let server = self.running_server().take();
+        let Some(server) = server else { return };
+        let _ = server.shutdown.send(());
+        let abort = server.task.abort_handle();
+        if tokio::time::timeout(SHUTDOWN_GRACE, server.task)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+    }
+
+    /// Listens again on the same port after [`TestPlatform::stop_server`],
+    /// with all state kept. Does nothing when the server is running.
+    ///
+    /// # Panics
+    /// If the port cannot be bound again within a few seconds (another
+    /// process took it).
+    pub async fn restart_server(&self) {
+        if self.is_serving() {
+            return;
+        }
+        let listener = bind_again(self.port).await;
+        let server = serve(listener, self.router.clone(), self.port);
+        *self.running_server() = Some(server);
+    }
+
+    /// Tells whether the server is listening (not stopped by
+    /// [`TestPlatform::stop_server`]).
+    pub fn is_serving(&self) -> bool {
+        self.running_server().is_some()
+    }
+
+    fn running_server(&self) -> MutexGuard<'_, Option<RunningServer>> {
+        self.server
+            .lock()
+            .expect("the test platform server lock was poisoned by a panic in another thread")
     }
 
     /// Base URL, `http://127.0.0.1:{port}`, without a trailing slash.
@@ -344,10 +505,8 @@ impl TestPlatform {
         self.url(JWKS_PATH)
     }
 
-    /// OAuth 2.0 token endpoint.
-    ///
-    /// NOTE: only a stub for now: every request gets a 400 with
-    /// `unsupported_grant_type`.
+    /// OAuth 2.0 token endpoint for LTI Advantage services. See
+    /// [`TestPlatform::set_tool_jwks_url`].
     pub fn token_url(&self) -> String {
         self.url(TOKEN_PATH)
     }
@@ -535,7 +694,9 @@ impl TestPlatform {
     }
 
     /// Returns the form fields of every POST to the deep linking return URL
-    /// (the signed response is in the `JWT` field).
+    /// (the signed response is in the `JWT` field). See
+    /// [`TestPlatform::deep_linking_results`] for what the platform made of
+    /// them.
     pub fn deep_linking_responses(&self) -> Vec<Vec<(String, String)>> {
         lock(&self.state).deep_linking_responses.clone()
     }
@@ -557,25 +718,6 @@ async fn serve_jwks(State(state): State<SharedState>) -> Response {
         }
     }
     response
-}
-
-async fn serve_token_stub() -> Response {
-    let body = json!({
-        "error": "unsupported_grant_type",
-        "error_description": "the test platform does not implement the token endpoint yet",
-    });
-    (StatusCode::BAD_REQUEST, Json(body)).into_response()
-}
-
-async fn receive_deep_linking_response(
-    State(state): State<SharedState>,
-    Form(fields): Form<Vec<(String, String)>>,
-) -> Html<String> {
-    lock(&state).deep_linking_responses.push(fields);
-    Html(html::message_page(
-        "Content added",
-        "The test platform received the deep linking response.",
-    ))
 }
 
 async fn serve_course_page() -> Html<String> {
