@@ -124,6 +124,21 @@ fn ticked_keys(enrollment: &enrollment::Model) -> Vec<String> {
     serde_json::from_str(&enrollment.self_check).unwrap_or_default()
 }
 
+/// Capitalizes the first letter of each problem, because the domain writes
+/// problems as clauses ("the text has 4 words, …") and the page lists them as sentences.
+fn as_sentences(problems: Vec<String>) -> Vec<String> {
+    problems
+        .into_iter()
+        .map(|problem| {
+            let mut chars = problem.chars();
+            match chars.next() {
+                Some(first) => first.to_uppercase().chain(chars).collect(),
+                None => problem,
+            }
+        })
+        .collect()
+}
+
 /// Returns the values of every field called `name` in a urlencoded form.
 fn field_values(fields: &[(String, String)], name: &str) -> Vec<String> {
     fields.iter().filter(|(field, _)| field == name).map(|(_, value)| value.clone()).collect()
@@ -595,8 +610,8 @@ async fn render_component(
             max_file_mb => state.settings.storage.max_file_mb,
             notice => extras.notice,
             problems_title => extras.problems_title,
-            problems => extras.problems,
-            file_problems => extras.file_problems,
+            problems => as_sentences(extras.problems),
+            file_problems => as_sentences(extras.file_problems),
         },
     )
 }
@@ -1097,6 +1112,12 @@ mod tests {
         assert_eq!(input.text, "new text");
         assert_eq!(input.reflection, "");
         assert_eq!(input.links, vec!["https://a.example".to_string(), "https://b.example".to_string()]);
+    }
+
+    #[test]
+    fn problems_become_sentences() {
+        let problems = vec!["the text has 4 words".to_string(), String::new(), "Already a sentence.".to_string()];
+        assert_eq!(as_sentences(problems), vec!["The text has 4 words", "", "Already a sentence."]);
     }
 
     #[test]

@@ -663,8 +663,8 @@ async fn submit_with_too_few_words_shows_problems() {
 
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", describe(&refused));
     assert!(shows(&refused, "not submitted yet"), "{}", describe(&refused));
-    assert!(shows(&refused, "the text has 4 words, fewer than the minimum of 250"), "{}", describe(&refused));
-    assert!(shows(&refused, "the reflection has 2 words, fewer than the minimum of 50"), "{}", describe(&refused));
+    assert!(shows(&refused, "The text has 4 words, fewer than the minimum of 250"), "{}", describe(&refused));
+    assert!(shows(&refused, "The reflection has 2 words, fewer than the minimum of 50"), "{}", describe(&refused));
     assert_eq!(draft_form(&refused).field("text"), Some("Too short to submit."));
     let reloaded = learner.browser.get(page.url.as_str()).await;
     assert_eq!(draft_form(&reloaded).field("text"), Some("Too short to submit."), "the text was saved");
