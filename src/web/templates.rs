@@ -8,6 +8,9 @@ use axum::response::Html;
 use minijinja::Environment;
 use serde::Serialize;
 
+// The loader that minijinja_embed generates calls `expect` on embedded data
+// that the build script produced, which cannot be malformed at run time.
+#[allow(clippy::expect_used)]
 fn build() -> Result<Environment<'static>, minijinja::Error> {
     let mut env = Environment::new();
     minijinja_embed::load_templates!(&mut env);

@@ -286,12 +286,12 @@ async fn launch_coach(app: &TestApp, platform: &TestPlatform) -> Person {
     launch(app, platform, instructor_claims(app, platform, &coach())).await
 }
 
-/// Tells whether upserting an existing row returns another row, as it does
-/// on SQLite while sea-orm reads an upserted row back by the connection's
-/// `last_insert_rowid`, which an update leaves stale. A second launch into
-/// an existing course then fails with a 500, or opens a session in another
-/// course. The probe runs in a transaction that it rolls back.
-pub(crate) async fn upsert_returns_wrong_row(app: &TestApp) -> bool {
+/// Tells whether upserting an existing row returns another row. Without
+/// `RETURNING`, sea-orm reads an upserted row back by the connection's
+/// `last_insert_rowid`, which an update leaves stale on SQLite, and a second
+/// launch into an existing course then fails with a 500 or opens a session
+/// in another course. The probe runs in a transaction that it rolls back.
+async fn upsert_returns_wrong_row(app: &TestApp) -> bool {
     let platform_id = platform_entity::Entity::find()
         .one(&app.state.db)
         .await
@@ -309,24 +309,6 @@ pub(crate) async fn upsert_returns_wrong_row(app: &TestApp) -> bool {
         (Ok(first), Ok(_), Ok(again)) => again.id != first.id,
         _ => true,
     }
-}
-
-/// Returns true, after printing why, when the upsert bug above would break
-/// the second launch into one course that `test` needs.
-///
-/// TODO: remove once upserts read back the right row on SQLite, which
-/// sea-orm's `sqlite-use-returning-for-3_35` feature does. Until then the
-/// probe makes these tests run by themselves as soon as the bug is gone.
-pub(crate) async fn blocked_by_upsert_bug(app: &TestApp, test: &str) -> bool {
-    let blocked = upsert_returns_wrong_row(app).await;
-    if blocked {
-        eprintln!(
-            "{test}: skipped on {:?} because an upsert there returns another row, so a second launch into \
-             one course fails (see second_launch_into_course_keeps_course)",
-            support::backend()
-        );
-    }
-    blocked
 }
 
 /// Enrols `person` in the test micro-credential, writes a draft for
@@ -491,9 +473,6 @@ async fn return_to_platform(platform: &TestPlatform, browser: &Browser, placemen
 #[tokio::test]
 async fn deep_linking_round_trip() {
     let (app, platform) = start().await;
-    if blocked_by_upsert_bug(&app, "deep_linking_round_trip").await {
-        return;
-    }
 
     let (instructor, placement) = place(&app, &platform, deep_linking_claims(&app, &platform, false), &[SLUG]).await;
     assert_eq!(placement.status, StatusCode::OK, "{}", describe(&placement));
@@ -681,9 +660,6 @@ async fn line_item_query_kept_after_scores() {
 #[tokio::test]
 async fn scores_follow_each_state_change() {
     let (app, platform) = start().await;
-    if blocked_by_upsert_bug(&app, "scores_follow_each_state_change").await {
-        return;
-    }
     let (learner, line_item) = launch_ada(&app, &platform).await;
     let coach = launch_coach(&app, &platform).await;
 
@@ -752,9 +728,6 @@ async fn token_reused_from_cache() {
 #[tokio::test]
 async fn roster_pages_include_absent_member() {
     let (app, platform) = start().await;
-    if blocked_by_upsert_bug(&app, "roster_pages_include_absent_member").await {
-        return;
-    }
     let (learner, _) = launch_ada(&app, &platform).await;
     let instructor = launch_coach(&app, &platform).await;
     submit(&app, &learner, "norms").await;
@@ -797,9 +770,6 @@ fn review_claims(app: &TestApp, platform: &TestPlatform, reviewer: &TestUser, li
 #[tokio::test]
 async fn submission_review_as_assessor() {
     let (app, platform) = start().await;
-    if blocked_by_upsert_bug(&app, "submission_review_as_assessor").await {
-        return;
-    }
     let (learner, line_item) = launch_ada(&app, &platform).await;
     submit(&app, &learner, "norms").await;
 
@@ -816,9 +786,6 @@ async fn submission_review_as_assessor() {
 #[tokio::test]
 async fn submission_review_as_participant() {
     let (app, platform) = start().await;
-    if blocked_by_upsert_bug(&app, "submission_review_as_participant").await {
-        return;
-    }
     let (learner, line_item) = launch_ada(&app, &platform).await;
     submit(&app, &learner, "norms").await;
     let claims = review_claims(&app, &platform, &ada(), &line_item).with_roles([role::LEARNER]);
@@ -847,9 +814,6 @@ async fn second_launch_into_course_keeps_course() {
 #[tokio::test]
 async fn score_waits_out_platform_outage() {
     let (app, platform) = start().await;
-    if blocked_by_upsert_bug(&app, "score_waits_out_platform_outage").await {
-        return;
-    }
     let (learner, _) = launch_ada(&app, &platform).await;
     let coach = launch_coach(&app, &platform).await;
     let attempt = submit(&app, &learner, "norms").await;

@@ -5,11 +5,9 @@
 
 use chrono::{Duration, Utc};
 use microcred::config::Settings;
-use microcred::lti::RoleSet;
 use microcred::platforms::PlatformInput;
 use microcred::sessions;
 use microcred::store::entities::session;
-use microcred::store::launches::{self as launch_store, UserRecord};
 use microcred::workflow::access::Viewer;
 use microcred::workflow::assessing;
 use microcred::workflow::catalogue;
@@ -164,39 +162,19 @@ async fn launch_learner(app: &TestApp, platform: &TestPlatform) -> Visitor {
     launch(app, platform, claims).await
 }
 
-/// Launches an instructor, alone in a course of their own.
-async fn launch_assessor(app: &TestApp, platform: &TestPlatform) -> Visitor {
+/// The course id that the test platform's launches carry unless a test sets another.
+const DEFAULT_COURSE: &str = "testkit-course-1";
+
+/// Launches an instructor into `course` through a resource link of their own.
+async fn launch_assessor(app: &TestApp, platform: &TestPlatform, course: &str) -> Visitor {
     let coach = TestUser::new("testkit-user-coach", "Carol", "Coach", "carol.coach@example.edu");
     let claims = platform
         .resource_link_claims(&app.launch_url())
         .with_user(&coach)
         .with_roles([role::INSTRUCTOR])
-        .with(&[claim::CONTEXT, "id"], "testkit-course-coach")
+        .with(&[claim::CONTEXT, "id"], course)
         .with(&[claim::RESOURCE_LINK, "id"], "testkit-resource-link-coach");
     launch(app, platform, claims).await
-}
-
-/// Stores an assessor of `learner`'s course and returns their viewer.
-///
-/// NOTE: the assessor is stored rather than launched, because on SQLite a
-/// launch into a course that already has a row can fail with a 500 (stale
-/// `last_insert_rowid`, see `launch_accepts_returning_user` in `launch.rs`).
-async fn course_assessor(app: &TestApp, platform: &TestPlatform, learner: &Viewer) -> Viewer {
-    let record = UserRecord {
-        platform_id: learner.platform_id,
-        issuer: platform.issuer(),
-        subject: "testkit-user-coach",
-        name: Some("Carol Coach"),
-        email: None,
-    };
-    let coach = launch_store::upsert_user(&app.state.db, record).await.expect("store the assessor");
-    Viewer {
-        user_id: coach.id,
-        platform_id: learner.platform_id,
-        context_pk: learner.context_pk,
-        resource_link_pk: None,
-        roles: RoleSet { participant: true, assessor: true, admin: false },
-    }
 }
 
 fn text_between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
@@ -396,7 +374,7 @@ async fn landing_page_opens_linked_credential() {
 async fn landing_page_links_assessor_areas() {
     let (app, platform) = start().await;
 
-    let coach = launch_assessor(&app, &platform).await;
+    let coach = launch_assessor(&app, &platform, "testkit-course-coach").await;
 
     assert!(shows(&coach.landing, "<dt>Role</dt><dd>Assessor</dd>"), "{}", describe(&coach.landing));
     assert!(shows(&coach.landing, "href=\"/app/assess?_s="), "{}", describe(&coach.landing));
@@ -659,13 +637,13 @@ async fn submit_with_too_few_words_shows_problems() {
     let learner = launch_learner(&app, &platform).await;
     let page = open_draft(&app, &learner, EXIT_TICKETS, DESIGN).await;
 
-    let refused = submit_draft(&learner, &page, "Too short to submit.", "Also short.").await;
+    let rejected = submit_draft(&learner, &page, "Too short to submit.", "Also short.").await;
 
-    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", describe(&refused));
-    assert!(shows(&refused, "not submitted yet"), "{}", describe(&refused));
-    assert!(shows(&refused, "The text has 4 words, fewer than the minimum of 250"), "{}", describe(&refused));
-    assert!(shows(&refused, "The reflection has 2 words, fewer than the minimum of 50"), "{}", describe(&refused));
-    assert_eq!(draft_form(&refused).field("text"), Some("Too short to submit."));
+    assert_eq!(rejected.status, StatusCode::BAD_REQUEST, "{}", describe(&rejected));
+    assert!(shows(&rejected, "not submitted yet"), "{}", describe(&rejected));
+    assert!(shows(&rejected, "The text has 4 words, fewer than the minimum of 250"), "{}", describe(&rejected));
+    assert!(shows(&rejected, "The reflection has 2 words, fewer than the minimum of 50"), "{}", describe(&rejected));
+    assert_eq!(draft_form(&rejected).field("text"), Some("Too short to submit."));
     let reloaded = learner.browser.get(page.url.as_str()).await;
     assert_eq!(draft_form(&reloaded).field("text"), Some("Too short to submit."), "the text was saved");
 }
@@ -693,23 +671,23 @@ async fn submitted_attempt_is_read_only() {
 }
 
 #[tokio::test]
-async fn post_without_token_is_refused() {
+async fn post_without_token_is_rejected() {
     let (app, platform) = start().await;
     let learner = launch_learner(&app, &platform).await;
     let page = open_draft(&app, &learner, EXIT_TICKETS, DESIGN).await;
     let attempt_id = draft_attempt_id(&page);
 
-    let refused = learner
+    let rejected = learner
         .browser
         .navigate(Method::POST, &app.url(&format!("/app/attempts/{attempt_id}/draft")))
         .form(&[("text", "Sent from another site."), ("reflection", ""), ("links", "")])
         .send()
         .await;
 
-    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", describe(&refused));
-    assert!(shows(&refused, "page token"), "{}", describe(&refused));
+    assert_eq!(rejected.status, StatusCode::FORBIDDEN, "{}", describe(&rejected));
+    assert!(shows(&rejected, "page token"), "{}", describe(&rejected));
     let reloaded = learner.browser.get(page.url.as_str()).await;
-    assert_eq!(draft_form(&reloaded).field("text"), Some(""), "the refused post changed the draft");
+    assert_eq!(draft_form(&reloaded).field("text"), Some(""), "the rejected post changed the draft");
 }
 
 #[tokio::test]
@@ -764,10 +742,9 @@ async fn not_yet_mastered_shows_feedback_and_new_attempt() {
     let (app, platform) = start().await;
     let learner = launch_learner(&app, &platform).await;
     let enrollment = register_quick(&app, &learner).await;
-    let learner_viewer = learner.viewer(&app).await;
-    let coach = course_assessor(&app, &platform, &learner_viewer).await;
-    let attempt_id = submit_quick(&app, &learner_viewer, enrollment, "one").await;
-    assess_quick(&app, &coach, attempt_id, "developing", "Name the cue that starts the routine.").await;
+    let coach = launch_assessor(&app, &platform, DEFAULT_COURSE).await;
+    let attempt_id = submit_quick(&app, &learner.viewer(&app).await, enrollment, "one").await;
+    assess_quick(&app, &coach.viewer(&app).await, attempt_id, "developing", "Name the cue that starts the routine.").await;
 
     let page = learner.get(&app, &format!("/app/enrollments/{enrollment}/components/one")).await;
     let detail = learner.get(&app, &format!("/app/attempts/{attempt_id}")).await;
@@ -788,11 +765,11 @@ async fn earned_credential_has_certificate_and_transcript() {
     let (app, platform) = start().await;
     let learner = launch_learner(&app, &platform).await;
     let enrollment = register_quick(&app, &learner).await;
-    let learner_viewer = learner.viewer(&app).await;
-    let coach = course_assessor(&app, &platform, &learner_viewer).await;
+    let coach = launch_assessor(&app, &platform, DEFAULT_COURSE).await;
+    let (learner_viewer, coach_viewer) = (learner.viewer(&app).await, coach.viewer(&app).await);
     for component in QUICK_COMPONENTS {
         let attempt_id = submit_quick(&app, &learner_viewer, enrollment, component).await;
-        assess_quick(&app, &coach, attempt_id, "proficient", "").await;
+        assess_quick(&app, &coach_viewer, attempt_id, "proficient", "").await;
     }
     let today = Utc::now().format("%B %-d, %Y").to_string();
 

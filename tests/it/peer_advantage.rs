@@ -22,8 +22,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::advantage::{
-    assert_ags_timestamp, assess, blocked_by_upsert_bug, catalogue_toml, describe, fast_worker, session_of, submit,
-    text_between, Person, CEUS, COMPONENTS, SLUG, TITLE, WAIT,
+    assert_ags_timestamp, assess, catalogue_toml, describe, fast_worker, session_of, submit, text_between, Person,
+    CEUS, COMPONENTS, SLUG, TITLE, WAIT,
 };
 use crate::support::TestApp;
 
@@ -236,9 +236,6 @@ fn score_field<'a>(record: &'a Value, name: &str) -> &'a Value {
 #[tokio::test]
 async fn peer_deep_linking_round_trip() {
     let (app, peer) = start().await;
-    if blocked_by_upsert_bug(&app, "peer_deep_linking_round_trip").await {
-        return;
-    }
     let params = [("user", "coach"), ("role", "Instructor"), ("course", COURSE), ("message", "deeplink")];
 
     let instructor = launch(&app, &peer, &params).await;
@@ -309,9 +306,6 @@ async fn peer_receives_submission_scores() {
 #[tokio::test]
 async fn peer_receives_earned_score() {
     let (app, peer) = start().await;
-    if blocked_by_upsert_bug(&app, "peer_receives_earned_score").await {
-        return;
-    }
     let learner = launch(&app, &peer, &learner_params()).await;
     let coach = launch(&app, &peer, &instructor_params()).await;
 
@@ -340,9 +334,6 @@ async fn peer_receives_earned_score() {
 #[tokio::test]
 async fn peer_roster_includes_absent_member() {
     let (app, peer) = start().await;
-    if blocked_by_upsert_bug(&app, "peer_roster_includes_absent_member").await {
-        return;
-    }
     let learner = launch(&app, &peer, &learner_params()).await;
     submit(&app, &learner, "norms").await;
     // The peer adds a member to the course when a launch starts; this one
@@ -367,9 +358,6 @@ async fn peer_roster_includes_absent_member() {
 #[tokio::test]
 async fn peer_submission_review_as_assessor() {
     let (app, peer) = start().await;
-    if blocked_by_upsert_bug(&app, "peer_submission_review_as_assessor").await {
-        return;
-    }
     let learner = launch(&app, &peer, &learner_params()).await;
     submit(&app, &learner, "norms").await;
     let review = [

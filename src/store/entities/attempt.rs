@@ -26,7 +26,7 @@ pub struct Model {
     pub assessed_at: Option<DateTimeUtc>,
     /// `mastered` or `not_yet_mastered` once assessed.
     pub decision: Option<String>,
-    /// Incremented by every draft save; a save names the revision it started from.
+    /// Incremented by every draft save. Saves are last-write-wins; the count only tells that a draft changed.
     pub revision: i32,
 }
 
