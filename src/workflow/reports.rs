@@ -104,10 +104,23 @@ pub fn ceu_csv(rows: &[EarnedRow]) -> String {
     out
 }
 
-/// The newest audit entries, for admins.
+/// The newest audit entries an admin may see, newest first.
 pub async fn audit_log(db: &DatabaseConnection, viewer: &Viewer, limit: u64) -> Result<Vec<audit_entry::Model>> {
     viewer.require(Role::Admin)?;
+    // Catalogue changes (no course) are shared by every platform; course work
+    // is shown only for the courses of the admin's own platform.
+    let own_courses: Vec<i64> = context::Entity::find()
+        .filter(context::Column::PlatformId.eq(viewer.platform_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let scope = sea_orm::Condition::any()
+        .add(audit_entry::Column::ContextPk.is_null())
+        .add(audit_entry::Column::ContextPk.is_in(own_courses));
     Ok(audit_entry::Entity::find()
+        .filter(scope)
         .order_by_desc(audit_entry::Column::At)
         .order_by_desc(audit_entry::Column::Id)
         .limit(limit)
