@@ -63,10 +63,6 @@ fn claims(app: &TestApp, platform: &TestPlatform) -> LaunchClaims {
 }
 
 /// Builds a resource link launch by `user` in course `n` through resource link `n`.
-///
-/// NOTE: tests that launch more than once give each launch its own user,
-/// course and resource link, because on SQLite a launch that updates an
-/// existing row fails (see `launch_accepts_returning_user`).
 fn claims_for(app: &TestApp, platform: &TestPlatform, user: &TestUser, n: usize) -> LaunchClaims {
     claims(app, platform)
         .with_user(user)
@@ -428,10 +424,9 @@ async fn launch_accepts_two_tabs_of_one_browser() {
     let (app, platform) = start().await;
     let first_tab = Browser::new();
     let second_tab = first_tab.clone();
-    let first_spec =
-        LaunchSpec::new(claims_for(&app, &platform, &numbered_user(1), 1)).stop_after(LaunchStage::Authorization);
-    let second_spec =
-        LaunchSpec::new(claims_for(&app, &platform, &numbered_user(2), 2)).stop_after(LaunchStage::Authorization);
+    let ada = TestUser::default_learner();
+    let first_spec = LaunchSpec::new(claims_for(&app, &platform, &ada, 1)).stop_after(LaunchStage::Authorization);
+    let second_spec = LaunchSpec::new(claims_for(&app, &platform, &ada, 2)).stop_after(LaunchStage::Authorization);
     let first = platform.launch(&first_tab, &app.login_url(), first_spec).await;
     let second = platform.launch(&second_tab, &app.login_url(), second_spec).await;
     let first_form = first.form().expect("the first tab's form_post page");
