@@ -53,7 +53,7 @@ impl std::fmt::Debug for DatabaseSettings {
     }
 }
 
-/// A connection URL with any password replaced by `***`.
+/// Return a connection URL with any password replaced by `***`.
 pub fn redact_url(raw: &str) -> String {
     match url::Url::parse(raw) {
         Ok(mut url) if url.password().is_some() => {
@@ -74,7 +74,7 @@ pub struct StorageSettings {
     pub allowed_types: Vec<String>,
 }
 
-/// What a launch from an unknown deployment of a known client does.
+/// Policy for a launch from an unknown deployment of a known client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UnknownDeploymentPolicy {
@@ -147,7 +147,7 @@ impl Settings {
         figment.merge(Env::prefixed("MICROCRED__").split("__")).extract()
     }
 
-    /// The built-in defaults alone, ignoring files and the environment.
+    /// Read the built-in defaults alone, ignoring files and the environment.
     pub fn defaults() -> Result<Self, figment::Error> {
         Figment::new().merge(Toml::string(DEFAULT_TOML)).extract()
     }

@@ -88,7 +88,7 @@ impl From<sea_orm::DbErr> for FlowError {
     }
 }
 
-/// The answer to a login initiation.
+/// The response to a login initiation.
 pub struct LoginRedirect {
     pub location: Url,
     pub state: String,
@@ -96,7 +96,7 @@ pub struct LoginRedirect {
     pub platform_id: i64,
     /// The platform frame for LTI client-side storage, when the platform offered one.
     pub storage_target: Option<String>,
-    /// Origin of the platform's authorization endpoint, the only origin storage answers may come from.
+    /// Origin of the platform's authorization endpoint, the only origin accepted for storage responses.
     pub platform_origin: String,
 }
 
@@ -155,7 +155,7 @@ async fn find_platform(
     Ok(found)
 }
 
-/// Answer a login initiation: store a new state and nonce and build the
+/// Handle a login initiation: store a new state and nonce and build the
 /// redirect to the platform's authorization endpoint.
 pub async fn begin_login(app: &AppState, params: LoginInitiation) -> Result<LoginRedirect, FlowError> {
     let saved_params = params.clone();
@@ -222,7 +222,7 @@ pub struct LaunchForm {
     pub continuation: Option<String>,
 }
 
-/// How the browser proved that it began the login.
+/// Proof that the browser began the login.
 pub enum StateProof<'a> {
     /// The value of the state cookie set at login, if the browser sent it.
     Cookie(Option<&'a str>),
@@ -231,7 +231,7 @@ pub enum StateProof<'a> {
     Storage(&'a str),
 }
 
-/// What the browser must do when it sent no state cookie.
+/// The step the browser must take when it sent no state cookie.
 #[derive(Debug)]
 pub enum BrowserCheck {
     /// Read the state back from the platform's storage, then post again with the continuation token.

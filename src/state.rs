@@ -28,7 +28,7 @@ pub struct Inner {
     pub frame_origins: FrameOrigins,
     /// Signs the page tokens that carry the session in links and forms.
     pub page_tokens: PageTokenKey,
-    /// Where uploaded files are kept.
+    /// Store for uploaded files.
     pub files: Arc<dyn FileStore>,
     /// Runs in the transaction of every participant state change (grade passback).
     pub hook: Option<Arc<dyn StateChangeHook>>,
@@ -46,7 +46,7 @@ impl AppState {
         self.hook.as_deref()
     }
 
-    /// An absolute URL of the tool for `path` (which starts with `/`).
+    /// Build the tool's absolute URL for `path` (which starts with `/`).
     pub fn url(&self, path: &str) -> String {
         let base = self.public_url.as_str().trim_end_matches('/');
         format!("{base}{path}")

@@ -26,7 +26,7 @@ const MEDIA_MEMBERSHIP: &str = "application/vnd.ims.lti-nrps.v2.membershipcontai
 /// Maximum pages followed through `Link: rel="next"`, so a looping platform cannot hold a worker.
 const MAX_PAGES: usize = 200;
 
-/// Why a service call failed, classified for retry decisions.
+/// A failed service call, classified for retry decisions.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ServiceError {
     /// Connection refused, timed out, reset: retry later.
@@ -41,7 +41,7 @@ pub enum ServiceError {
     /// Any other 4xx: retrying will not help.
     #[error("the platform rejected the request (HTTP {status}): {body}")]
     Rejected { status: u16, body: String },
-    /// The platform's answer could not be read.
+    /// The platform's response could not be parsed.
     #[error("the platform's answer could not be read: {0}")]
     BadResponse(String),
     /// The tool could not sign its request.
@@ -99,7 +99,7 @@ struct ClientAssertion<'a> {
     jti: String,
 }
 
-/// A signed JWT client assertion (RFC 7523) for the token request.
+/// Sign a JWT client assertion (RFC 7523) for the token request.
 pub fn client_assertion(endpoint: &TokenEndpoint, signer: &ToolSigner) -> Result<String, ServiceError> {
     let now = Utc::now().timestamp();
     let claims = ClientAssertion {
@@ -161,7 +161,7 @@ impl TokenCache {
         }
     }
 
-    /// A cached token, or a new one from the platform.
+    /// Return a cached token, or request a new one from the platform.
     pub async fn token(
         &self,
         http: &reqwest::Client,
@@ -193,7 +193,7 @@ impl TokenCache {
             .send()
             .await
             .map_err(classify)?;
-        // A token endpoint that answers 401 refuses the client itself; a new token cannot help.
+        // A 401 from the token endpoint rejects the client itself, so a new token cannot help.
         let response = match check_status(response).await {
             Err(ServiceError::Unauthorized { body }) => return Err(ServiceError::Rejected { status: 401, body }),
             other => other?,
@@ -223,7 +223,7 @@ pub fn service_url(lineitem_url: &str, segment: &str) -> Result<String, ServiceE
     Ok(url.to_string())
 }
 
-/// The `rel="next"` target of a `Link` header, if any.
+/// Return the `rel="next"` target of a `Link` header, if any.
 pub fn next_link(headers: &reqwest::header::HeaderMap) -> Option<String> {
     for value in headers.get_all(LINK) {
         let Ok(text) = value.to_str() else { continue };
@@ -374,7 +374,7 @@ struct MembershipContainer {
     members: Vec<Member>,
 }
 
-/// Every member of a course, following `rel="next"` pages.
+/// Fetch every member of a course, following `rel="next"` pages.
 pub async fn fetch_roster(
     http: &reqwest::Client,
     token: &AccessToken,
@@ -400,7 +400,7 @@ pub async fn fetch_roster(
     Ok(members)
 }
 
-/// A timestamp as AGS wants it: RFC 3339 with milliseconds and `Z`.
+/// Format a timestamp for AGS: RFC 3339 with milliseconds and `Z`.
 pub fn ags_timestamp(at: chrono::DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

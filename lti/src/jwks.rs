@@ -80,11 +80,11 @@ pub fn parse_cache_control(value: &str) -> Option<Duration> {
 /// Bounds applied to the platform's cache lifetime.
 #[derive(Debug, Clone, Copy)]
 pub struct CachePolicy {
-    /// Lifetime used when the platform says nothing.
+    /// Lifetime used when the platform sends no `Cache-Control`.
     pub default_ttl: Duration,
     /// Shortest lifetime, even for `no-store`: keys are reused for this long.
     pub min_ttl: Duration,
-    /// Longest lifetime, whatever `max-age` says.
+    /// Maximum lifetime, whatever `max-age` is.
     pub max_ttl: Duration,
     /// Minimum time between two fetches of one URL caused by unknown `kid`s.
     pub refetch_interval: Duration,

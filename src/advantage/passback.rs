@@ -38,7 +38,7 @@ pub const LINE_ITEM_TAG: &str = "microcred";
 
 /// Seconds a claimed row stays locked before another worker may take it over.
 const LOCK_SECS: i64 = 120;
-/// Longest wait between two attempts.
+/// Maximum wait between two attempts.
 const MAX_BACKOFF_SECS: i64 = 3600;
 
 /// Remember the grade services a launch offered for its resource link.
@@ -214,7 +214,7 @@ async fn finish(db: &DatabaseConnection, id: i64, status: &str, error: Option<St
     Ok(())
 }
 
-/// Whether a newer score for the same enrolment exists, which makes this one obsolete.
+/// Check whether a newer score for the same enrolment exists, which makes this one obsolete.
 async fn superseded(db: &DatabaseConnection, row: &score_outbox::Model) -> Result<bool, sea_orm::DbErr> {
     let newer = score_outbox::Entity::find()
         .filter(score_outbox::Column::EnrollmentId.eq(row.enrollment_id))
@@ -350,7 +350,7 @@ pub async fn run_once(client: &ServiceClient) -> Result<usize, sea_orm::DbErr> {
     Ok(count)
 }
 
-/// The worker loop: poll every `interval`, until the task is dropped.
+/// Run the worker loop: poll every `interval` until the task is dropped.
 pub async fn worker(client: ServiceClient, interval: std::time::Duration) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

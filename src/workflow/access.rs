@@ -87,7 +87,7 @@ impl Viewer {
         self.check_read(enrollment)?;
         self.require(Role::Assessor)?;
         if enrollment.user_id == self.user_id {
-            return Err(WorkflowError::Forbidden("Nobody assesses their own submission.".into()));
+            return Err(WorkflowError::Forbidden("You cannot assess your own submission. Ask another assessor of this course.".into()));
         }
         if self.context_pk != Some(enrollment.context_pk) {
             return Err(WorkflowError::NotFound("No such work in this course.".into()));

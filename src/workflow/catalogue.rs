@@ -248,7 +248,7 @@ pub async fn update_from_toml(db: &DatabaseConnection, slug: &str, text: &str, a
     let catalogue = Catalogue::from_toml_str(text).map_err(catalogue_problems)?;
     if catalogue.micro_credentials.len() != 1 {
         return Err(WorkflowError::invalid(format!(
-            "The text holds {} micro-credentials; an edit must hold exactly one.",
+            "The text contains {} micro-credentials, but an edit must contain exactly one.",
             catalogue.micro_credentials.len()
         )));
     }

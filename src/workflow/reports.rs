@@ -48,7 +48,7 @@ async fn earned_rows(db: &DatabaseConnection, enrollments: Vec<enrollment::Model
     Ok(rows)
 }
 
-/// Every micro-credential the viewer has earned, across courses, with the total CEUs.
+/// List every micro-credential the viewer has earned, across courses, with the total CEUs.
 pub async fn transcript(db: &DatabaseConnection, viewer: &Viewer) -> Result<(Vec<EarnedRow>, f64)> {
     let enrollments = enrollment::Entity::find()
         .filter(enrollment::Column::UserId.eq(viewer.user_id))
@@ -62,7 +62,7 @@ pub async fn transcript(db: &DatabaseConnection, viewer: &Viewer) -> Result<(Vec
     Ok((rows, total))
 }
 
-/// Who earned what and when, across the courses of the admin's platform.
+/// List who earned what and when, across the courses of the admin's platform.
 pub async fn ceu_report(db: &DatabaseConnection, viewer: &Viewer) -> Result<Vec<EarnedRow>> {
     viewer.require(Role::Admin)?;
     let enrollments = enrollment::Entity::find()
@@ -74,7 +74,7 @@ pub async fn ceu_report(db: &DatabaseConnection, viewer: &Viewer) -> Result<Vec<
     earned_rows(db, enrollments).await
 }
 
-/// A CSV field, quoted when needed, with spreadsheet formula triggers neutralized.
+/// Quote a CSV field when needed and neutralize spreadsheet formula triggers.
 fn csv_field(value: &str) -> String {
     let value = if value.starts_with(['=', '+', '-', '@']) { format!("'{value}") } else { value.to_string() };
     if value.contains([',', '"', '\n', '\r']) {
@@ -84,7 +84,7 @@ fn csv_field(value: &str) -> String {
     }
 }
 
-/// The CEU report as CSV, one earned micro-credential per line.
+/// Write the CEU report as CSV, one earned micro-credential per line.
 pub fn ceu_csv(rows: &[EarnedRow]) -> String {
     let mut out = String::from("participant,email,micro_credential,slug,version,course,ceus,earned_at\r\n");
     for row in rows {
@@ -104,7 +104,7 @@ pub fn ceu_csv(rows: &[EarnedRow]) -> String {
     out
 }
 
-/// The newest audit entries an admin may see, newest first.
+/// List the audit entries an admin may see, newest first.
 pub async fn audit_log(db: &DatabaseConnection, viewer: &Viewer, limit: u64) -> Result<Vec<audit_entry::Model>> {
     viewer.require(Role::Admin)?;
     // Catalogue changes (no course) are shared by every platform; course work

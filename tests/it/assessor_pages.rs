@@ -365,7 +365,7 @@ async fn assessor_cannot_assess_own_submission() {
     assert!(queue.body.contains("Your own submission"), "{}", describe(&queue));
     assert_eq!(queue_rows(&queue), 0, "no Assess link for one's own submission");
     assert_eq!(form.status, StatusCode::FORBIDDEN, "{}", describe(&form));
-    assert!(form.body.contains("Nobody assesses their own submission"), "{}", describe(&form));
+    assert!(form.body.contains("You cannot assess your own submission"), "{}", describe(&form));
     assert_eq!(post.status, StatusCode::FORBIDDEN, "{}", describe(&post));
     assert_eq!(stored_attempt(&app, attempt_id).await.status, "submitted");
     assert!(stored_assessments(&app, attempt_id).await.is_empty());
