@@ -128,7 +128,7 @@ async fn find_platform(
         },
         None => {
             let mut candidates = platform_store::by_issuer(&app.db, issuer).await?;
-            candidates.retain(|p| p.status != platform_store::STATUS_DISABLED);
+            candidates.retain(|p| !platform_store::is_switched_off(&p.status));
             match candidates.len() {
                 0 => {
                     return Err(LaunchFailure {
@@ -149,7 +149,11 @@ async fn find_platform(
         }
     };
     if found.status != STATUS_ACTIVE {
-        let error = LaunchError::RegistrationDisabled { client_id: found.client_id.clone() };
+        let error = if found.status == platform_store::STATUS_PENDING {
+            LaunchError::RegistrationPending { issuer: found.issuer.clone(), client_id: found.client_id.clone() }
+        } else {
+            LaunchError::RegistrationDisabled { client_id: found.client_id.clone() }
+        };
         return Err(LaunchFailure::from_platform(error, &found).into());
     }
     Ok(found)
@@ -333,6 +337,10 @@ pub async fn complete_launch(
                 return Err(fail(LaunchError::StateFromAnotherBrowser));
             }
         }
+    }
+    if platform.status == platform_store::STATUS_PENDING {
+        let error = LaunchError::RegistrationPending { issuer: platform.issuer.clone(), client_id: platform.client_id.clone() };
+        return Err(fail(error));
     }
     if platform.status != STATUS_ACTIVE {
         return Err(fail(LaunchError::RegistrationDisabled { client_id: platform.client_id.clone() }));

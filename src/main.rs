@@ -39,13 +39,21 @@ enum PlatformCommand {
     Add(PlatformAddArgs),
     /// List registrations and their deployments.
     List,
+    /// Approve a pending registration, or enable a disabled one.
+    Approve(RegistrationKey),
     /// Disable a registration; its users and their work are kept.
-    Remove {
-        #[arg(long)]
-        issuer: String,
-        #[arg(long)]
-        client_id: String,
-    },
+    Disable(RegistrationKey),
+    /// Disable a registration and hide it from the admin list; its users and
+    /// their work are kept.
+    Remove(RegistrationKey),
+}
+
+#[derive(Args)]
+struct RegistrationKey {
+    #[arg(long)]
+    issuer: String,
+    #[arg(long)]
+    client_id: String,
 }
 
 #[derive(Args)]
@@ -71,6 +79,10 @@ struct PlatformAddArgs {
     /// The `aud` for token requests when it is not the token URL.
     #[arg(long)]
     token_audience: Option<String>,
+    /// Let this LMS's administrators manage every registration in the tool's
+    /// admin pages (approve, disable and add registrations).
+    #[arg(long)]
+    manages_registrations: bool,
 }
 
 #[derive(Subcommand)]
@@ -123,6 +135,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                         token_url: args.token_url,
                         jwks_url: args.jwks_url,
                         token_audience: args.token_audience,
+                        manages_registrations: args.manages_registrations,
                     };
                     let (platform, deployments) = platforms::add(&db, input).await?;
                     println!("stored registration {}", platform.id);
@@ -138,10 +151,22 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                         println!();
                     }
                 }
-                PlatformCommand::Remove { issuer, client_id } => {
-                    let platform = platforms::remove(&db, &issuer, &client_id).await?;
+                PlatformCommand::Approve(key) => {
+                    let platform = platforms::approve(&db, platforms::find(&db, &key.issuer, &key.client_id).await?).await?;
+                    println!("approved registration {} ({} / {})", platform.id, platform.issuer, platform.client_id);
+                }
+                PlatformCommand::Disable(key) => {
+                    let platform = platforms::disable(&db, platforms::find(&db, &key.issuer, &key.client_id).await?).await?;
                     println!(
                         "disabled registration {} ({} / {}); its users and their work are kept",
+                        platform.id, platform.issuer, platform.client_id
+                    );
+                }
+                PlatformCommand::Remove(key) => {
+                    let platform = platforms::remove(&db, platforms::find(&db, &key.issuer, &key.client_id).await?).await?;
+                    println!(
+                        "removed registration {} ({} / {}); its users and their work are kept, \
+                         and adding it again brings it back",
                         platform.id, platform.issuer, platform.client_id
                     );
                 }

@@ -16,6 +16,8 @@ pub struct PlatformInput {
     pub token_url: String,
     pub jwks_url: String,
     pub token_audience: Option<String>,
+    /// Lets this registration's LMS administrators manage every registration.
+    pub manages_registrations: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +62,10 @@ pub async fn add(
         jwks_url: check_url("JWKS URL", &input.jwks_url)?,
         token_audience: input.token_audience.as_deref().map(str::trim).filter(|a| !a.is_empty()).map(str::to_string),
         status: platform_store::STATUS_ACTIVE,
+        source: platform_store::SOURCE_MANUAL,
+        product_family: None,
+        display_name: None,
+        manages_registrations: input.manages_registrations,
     };
     let mut deployment_ids = Vec::new();
     for id in &input.deployment_ids {
@@ -86,12 +92,37 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<(platform::Model, Vec<d
     Ok(out)
 }
 
+/// Find a registration by issuer and client id.
+pub async fn find(db: &DatabaseConnection, issuer: &str, client_id: &str) -> Result<platform::Model, PlatformError> {
+    platform_store::find(db, issuer, client_id)
+        .await?
+        .ok_or_else(|| PlatformError::NotFound { issuer: issuer.to_string(), client_id: client_id.to_string() })
+}
+
+/// Set a registration's status and return it as stored.
+async fn set_status(
+    db: &DatabaseConnection,
+    existing: platform::Model,
+    status: &'static str,
+) -> Result<platform::Model, PlatformError> {
+    platform_store::set_status(db, existing.id, status).await?;
+    Ok(platform::Model { status: status.to_string(), ..existing })
+}
+
 /// Disable a registration: its launches are refused from now on, and every
 /// user, course and piece of work recorded under it is kept.
-pub async fn remove(db: &DatabaseConnection, issuer: &str, client_id: &str) -> Result<platform::Model, PlatformError> {
-    let existing = platform_store::find(db, issuer, client_id)
-        .await?
-        .ok_or_else(|| PlatformError::NotFound { issuer: issuer.to_string(), client_id: client_id.to_string() })?;
-    platform_store::set_status(db, existing.id, platform_store::STATUS_DISABLED).await?;
-    Ok(platform::Model { status: platform_store::STATUS_DISABLED.to_string(), ..existing })
+pub async fn disable(db: &DatabaseConnection, existing: platform::Model) -> Result<platform::Model, PlatformError> {
+    set_status(db, existing, platform_store::STATUS_DISABLED).await
+}
+
+/// Approve a pending registration, or enable a disabled or removed one.
+pub async fn approve(db: &DatabaseConnection, existing: platform::Model) -> Result<platform::Model, PlatformError> {
+    set_status(db, existing, platform_store::STATUS_ACTIVE).await
+}
+
+/// Remove a registration from the admin list. Nothing is deleted: it is
+/// disabled, hidden, and every record made under it is kept; registering
+/// the same issuer and client id again brings it back.
+pub async fn remove(db: &DatabaseConnection, existing: platform::Model) -> Result<platform::Model, PlatformError> {
+    set_status(db, existing, platform_store::STATUS_REMOVED).await
 }

@@ -23,6 +23,8 @@ pub enum LaunchError {
     AmbiguousClient { issuer: String },
     #[error("registration for client {client_id} is disabled")]
     RegistrationDisabled { client_id: String },
+    #[error("the registration of client {client_id} for issuer {issuer} waits for an admin's approval")]
+    RegistrationPending { issuer: String, client_id: String },
     #[error("target_link_uri {uri} does not belong to this tool")]
     ForeignTargetLinkUri { uri: String },
     #[error("the launch has no id_token")]
@@ -86,6 +88,7 @@ impl LaunchError {
             Self::UnknownClient { .. } => "unknown_client",
             Self::AmbiguousClient { .. } => "ambiguous_client",
             Self::RegistrationDisabled { .. } => "registration_disabled",
+            Self::RegistrationPending { .. } => "registration_pending",
             Self::ForeignTargetLinkUri { .. } => "foreign_target_link_uri",
             Self::MissingIdToken => "missing_id_token",
             Self::MissingState => "missing_state",
@@ -154,6 +157,10 @@ impl LaunchError {
             Self::RegistrationDisabled { client_id } => {
                 format!("Enable the registration for client {client_id} in microcred's admin pages.")
             }
+            Self::RegistrationPending { issuer, client_id } => format!(
+                "Approve the registration of client {client_id} for issuer {issuer} on microcred's Registrations \
+                 admin page, or with microcred platform approve --issuer {issuer} --client-id {client_id}."
+            ),
             Self::ForeignTargetLinkUri { .. } => {
                 "The tool's launch URL in the LMS must start with microcred's public URL (server.public_url).".to_string()
             }

@@ -10,6 +10,7 @@ mod m20261204_000001_lti_core;
 mod m20261204_000002_workflow;
 mod m20261204_000003_advantage;
 mod m20261204_000004_login_storage;
+mod m20261204_000006_registrations;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000002_workflow::Migration),
             Box::new(m20261204_000003_advantage::Migration),
             Box::new(m20261204_000004_login_storage::Migration),
+            Box::new(m20261204_000006_registrations::Migration),
         ]
     }
 }

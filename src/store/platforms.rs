@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 
 use super::entities::{deployment, platform};
@@ -10,6 +10,16 @@ use super::entities::{deployment, platform};
 pub const STATUS_ACTIVE: &str = "active";
 pub const STATUS_DISABLED: &str = "disabled";
 pub const STATUS_PENDING: &str = "pending";
+/// Disabled and hidden from the admin list; every record made under it is kept.
+pub const STATUS_REMOVED: &str = "removed";
+
+/// Whether a registration with this status is switched off (disabled or removed).
+pub fn is_switched_off(status: &str) -> bool {
+    status == STATUS_DISABLED || status == STATUS_REMOVED
+}
+
+pub const SOURCE_MANUAL: &str = "manual";
+pub const SOURCE_DYNAMIC: &str = "dynamic";
 
 /// A registration to store.
 #[derive(Debug, Clone)]
@@ -21,9 +31,13 @@ pub struct NewPlatform {
     pub jwks_url: String,
     pub token_audience: Option<String>,
     pub status: &'static str,
+    pub source: &'static str,
+    pub product_family: Option<String>,
+    pub display_name: Option<String>,
+    pub manages_registrations: bool,
 }
 
-pub async fn insert(db: &DatabaseConnection, new: NewPlatform) -> Result<platform::Model, DbErr> {
+pub async fn insert<C: ConnectionTrait>(db: &C, new: NewPlatform) -> Result<platform::Model, DbErr> {
     platform::ActiveModel {
         issuer: Set(new.issuer),
         client_id: Set(new.client_id),
@@ -33,14 +47,19 @@ pub async fn insert(db: &DatabaseConnection, new: NewPlatform) -> Result<platfor
         token_audience: Set(new.token_audience),
         status: Set(new.status.to_string()),
         created_at: Set(Utc::now()),
+        source: Set(new.source.to_string()),
+        product_family: Set(new.product_family),
+        display_name: Set(new.display_name),
+        manages_registrations: Set(new.manages_registrations),
+        updated_at: Set(None),
         ..Default::default()
     }
     .insert(db)
     .await
 }
 
-pub async fn update_urls(
-    db: &DatabaseConnection,
+pub async fn update_urls<C: ConnectionTrait>(
+    db: &C,
     existing: platform::Model,
     new: &NewPlatform,
 ) -> Result<platform::Model, DbErr> {
@@ -50,19 +69,30 @@ pub async fn update_urls(
     active.jwks_url = Set(new.jwks_url.clone());
     active.token_audience = Set(new.token_audience.clone());
     active.status = Set(new.status.to_string());
+    if new.product_family.is_some() {
+        active.product_family = Set(new.product_family.clone());
+    }
+    if new.display_name.is_some() {
+        active.display_name = Set(new.display_name.clone());
+    }
+    if new.manages_registrations {
+        active.manages_registrations = Set(true);
+    }
+    active.updated_at = Set(Some(Utc::now()));
     active.update(db).await
 }
 
 pub async fn set_status(db: &DatabaseConnection, id: i64, status: &str) -> Result<(), DbErr> {
     platform::Entity::update_many()
         .col_expr(platform::Column::Status, sea_orm::sea_query::Expr::value(status))
+        .col_expr(platform::Column::UpdatedAt, sea_orm::sea_query::Expr::value(Utc::now()))
         .filter(platform::Column::Id.eq(id))
         .exec(db)
         .await?;
     Ok(())
 }
 
-pub async fn find(db: &DatabaseConnection, issuer: &str, client_id: &str) -> Result<Option<platform::Model>, DbErr> {
+pub async fn find<C: ConnectionTrait>(db: &C, issuer: &str, client_id: &str) -> Result<Option<platform::Model>, DbErr> {
     platform::Entity::find()
         .filter(platform::Column::Issuer.eq(issuer))
         .filter(platform::Column::ClientId.eq(client_id))
@@ -94,8 +124,8 @@ pub async fn deployments(db: &DatabaseConnection, platform_id: i64) -> Result<Ve
         .await
 }
 
-pub async fn find_deployment(
-    db: &DatabaseConnection,
+pub async fn find_deployment<C: ConnectionTrait>(
+    db: &C,
     platform_id: i64,
     deployment_id: &str,
 ) -> Result<Option<deployment::Model>, DbErr> {
@@ -107,8 +137,8 @@ pub async fn find_deployment(
 }
 
 /// Add a deployment unless it exists; returns the stored row either way.
-pub async fn ensure_deployment(
-    db: &DatabaseConnection,
+pub async fn ensure_deployment<C: ConnectionTrait>(
+    db: &C,
     platform_id: i64,
     deployment_id: &str,
     status: &str,

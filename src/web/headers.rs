@@ -33,7 +33,7 @@ impl FrameOrigins {
         }
         let mut origins: Vec<String> = Vec::new();
         if let Ok(platforms) = platform_store::all(&state.db).await {
-            for platform in platforms.iter().filter(|p| p.status != platform_store::STATUS_DISABLED) {
+            for platform in platforms.iter().filter(|p| !platform_store::is_switched_off(&p.status)) {
                 for raw in [&platform.issuer, &platform.auth_url] {
                     if let Some(origin) = origin_of(raw) {
                         if !origins.contains(&origin) {

@@ -119,6 +119,7 @@ fn registration(platform: &TestPlatform) -> PlatformInput {
         token_url: platform.token_url(),
         jwks_url: platform.jwks_url(),
         token_audience: None,
+        manages_registrations: false,
     }
 }
 

@@ -46,6 +46,7 @@ async fn start_platform(app: &TestApp) -> TestPlatform {
         token_url: platform.token_url(),
         jwks_url: platform.jwks_url(),
         token_audience: None,
+        manages_registrations: false,
     })
     .await;
     platform

@@ -122,6 +122,7 @@ pub async fn start() -> (TestApp, TestPlatform) {
         token_url: platform.token_url(),
         jwks_url: platform.jwks_url(),
         token_audience: None,
+        manages_registrations: false,
     })
     .await;
     catalogue::import_text(&app.state.db, &test_catalogue(SLUG, TITLE), false, None)

@@ -54,6 +54,7 @@ fn registration(platform: &TestPlatform) -> PlatformInput {
         token_url: platform.token_url(),
         jwks_url: platform.jwks_url(),
         token_audience: None,
+        manages_registrations: false,
     }
 }
 
@@ -595,7 +596,7 @@ async fn login_rejects_foreign_target_link_uri() {
 #[tokio::test]
 async fn login_rejects_disabled_registration() {
     let (app, platform) = start().await;
-    platforms::remove(&app.state.db, platform.issuer(), platform.client_id()).await.expect("disable the registration");
+    { let found = platforms::find(&app.state.db, platform.issuer(), platform.client_id()).await.expect("find the registration"); platforms::disable(&app.state.db, found).await.expect("disable the registration") };
 
     let page = launch(&app, &platform, LaunchSpec::new(claims(&app, &platform))).await;
 
@@ -609,7 +610,7 @@ async fn launch_rejects_registration_disabled_after_login() {
     let spec = LaunchSpec::new(claims(&app, &platform)).stop_after(LaunchStage::Authorization);
     let authorization = platform.launch(&browser, &app.login_url(), spec).await;
     let form = authorization.form().expect("the platform's form_post page");
-    platforms::remove(&app.state.db, platform.issuer(), platform.client_id()).await.expect("disable the registration");
+    { let found = platforms::find(&app.state.db, platform.issuer(), platform.client_id()).await.expect("find the registration"); platforms::disable(&app.state.db, found).await.expect("disable the registration") };
 
     let page = browser.submit_form(&form).await;
 

@@ -107,6 +107,7 @@ async fn start_with(configure: impl FnOnce(&mut Settings)) -> (TestApp, TestPlat
         token_url: platform.token_url(),
         jwks_url: platform.jwks_url(),
         token_audience: None,
+        manages_registrations: false,
     })
     .await;
     (app, platform)

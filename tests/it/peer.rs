@@ -170,6 +170,7 @@ impl PeerPlatform {
             token_url: self.endpoints.token_url.clone(),
             jwks_url: self.endpoints.jwks_url.clone(),
             token_audience: None,
+            manages_registrations: false,
         }
     }
 

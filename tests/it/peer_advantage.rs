@@ -138,6 +138,7 @@ impl Peer {
             token_url: self.ready.token_url.clone(),
             jwks_url: self.ready.jwks_url.clone(),
             token_audience: None,
+            manages_registrations: false,
         }
     }
 
