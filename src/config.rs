@@ -20,6 +20,7 @@ pub struct Settings {
     pub lti: LtiSettings,
     pub session: SessionSettings,
     pub keys: KeySettings,
+    pub registration: RegistrationSettings,
     pub passback: PassbackSettings,
     pub catalogue: CatalogueSettings,
     pub log: LogSettings,
@@ -102,6 +103,32 @@ pub struct SessionSettings {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct KeySettings {
     pub retire_after_hours: i64,
+    /// Seconds a new key is published before it may sign.
+    pub min_published_secs: i64,
+}
+
+impl KeySettings {
+    pub fn rotation_times(&self) -> crate::keys::RotationTimes {
+        crate::keys::RotationTimes {
+            retire_after: chrono::Duration::hours(self.retire_after_hours),
+            min_published: chrono::Duration::seconds(self.min_published_secs),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RegistrationSettings {
+    /// Accept LTI Dynamic Registration at `/lti/register`.
+    pub enabled: bool,
+    /// Activate dynamic registrations at once instead of waiting for an admin.
+    pub auto_approve: bool,
+    /// Hosts allowed to register, exact (`lms.district.org`) or by suffix
+    /// (`*.instructure.com`); empty allows any https host.
+    pub allowed_hosts: Vec<String>,
+    /// Most registrations that may wait for approval at once.
+    pub max_pending: u64,
+    /// The tool's name as the LMS shows it.
+    pub tool_name: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -6,15 +6,22 @@
 //! has expired) and `retired`. One rotation step promotes the `next` key,
 //! moves the old active key to `retiring`, retires keys past their time and
 //! creates a new `next` key, so a key is always published before it signs.
+//!
+//! A `next` key signs only after it has been published for
+//! `keys.min_published_secs`, so platforms that cache the tool's key set
+//! know it before they see a token it signed. Steps run one at a time
+//! across every instance (a write lock on SQLite, an advisory lock on
+//! PostgreSQL), so running `microcred keys rotate` on several machines at
+//! once is safe: a second step finds a fresh `next` key and waits.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::EncodingKey;
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 use rsa::traits::PublicKeyParts;
 use rsa::RsaPrivateKey;
-use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -42,14 +49,35 @@ pub fn generate() -> anyhow::Result<(String, String, String)> {
     Ok((kid, pem, jwk.to_string()))
 }
 
-/// Make sure a signing key exists, creating the first one on first start.
+/// Make sure a signing key exists, creating the first one on first start,
+/// with a `next` key published beside it for the first rotation.
 pub async fn ensure_signing_key(db: &DatabaseConnection) -> anyhow::Result<()> {
     if key_store::signing(db).await?.is_some() {
         return Ok(());
     }
-    let (kid, pem, jwk) = generate()?;
-    key_store::insert(db, &kid, &pem, &jwk, key_store::STATUS_ACTIVE).await?;
-    tracing::info!(kid = %kid, "created the tool's first signing key");
+    let (active, next) = (generate()?, generate()?);
+    let txn = db.begin().await?;
+    lock_rotation(&txn).await?;
+    if key_store::signing(&txn).await?.is_none() {
+        key_store::insert(&txn, &active.0, &active.1, &active.2, key_store::STATUS_ACTIVE).await?;
+        key_store::insert(&txn, &next.0, &next.1, &next.2, key_store::STATUS_NEXT).await?;
+        tracing::info!(kid = %active.0, "created the tool's first signing key");
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Take the rotation lock for the rest of the transaction.
+async fn lock_rotation<C: ConnectionTrait>(txn: &C) -> Result<(), DbErr> {
+    match txn.get_database_backend() {
+        DbBackend::Postgres => {
+            txn.execute_unprepared("SELECT pg_advisory_xact_lock(7340032001)").await?;
+        }
+        _ => {
+            // Any write takes SQLite's single write lock until commit.
+            txn.execute_unprepared("UPDATE tool_keys SET status = status WHERE id < 0").await?;
+        }
+    }
     Ok(())
 }
 
@@ -78,17 +106,30 @@ pub struct RotationReport {
     pub activated: Option<String>,
     pub retiring: Vec<String>,
     pub retired: Vec<String>,
-    pub created_next: String,
+    pub created_next: Option<String>,
+    /// A `next` key too recently published to sign, and when it may.
+    pub waiting: Option<(String, DateTime<Utc>)>,
+}
+
+/// How long keys stay in each state.
+#[derive(Debug, Clone, Copy)]
+pub struct RotationTimes {
+    /// How long a key stays published after it stops signing.
+    pub retire_after: Duration,
+    /// How long a key must have been published before it signs.
+    pub min_published: Duration,
 }
 
 /// Run one rotation step (see the module docs). Safe to run while the tool
-/// serves launches: every change is one transaction, and the signer reads
-/// the active key per use.
-pub async fn rotate(db: &DatabaseConnection, retire_after: Duration) -> anyhow::Result<RotationReport> {
-    let (kid, pem, jwk) = generate()?;
+/// serves launches, and on several instances at once: every step is one
+/// transaction under the rotation lock, and the signer reads the active key
+/// per use.
+pub async fn rotate(db: &DatabaseConnection, times: RotationTimes) -> anyhow::Result<RotationReport> {
+    let fresh = generate()?;
     let txn = db.begin().await?;
+    lock_rotation(&txn).await?;
     let now = Utc::now();
-    let mut report = RotationReport { created_next: kid.clone(), ..Default::default() };
+    let mut report = RotationReport::default();
     let keys = key_store::all(&txn).await?;
     for key in keys.iter().filter(|k| k.status == key_store::STATUS_RETIRING) {
         if key.retire_after.is_some_and(|at| at <= now) {
@@ -97,16 +138,41 @@ pub async fn rotate(db: &DatabaseConnection, retire_after: Duration) -> anyhow::
         }
     }
     let next: Vec<&tool_key::Model> = keys.iter().filter(|k| k.status == key_store::STATUS_NEXT).collect();
-    if let Some(promoted) = next.last() {
-        for key in keys.iter().filter(|k| k.status == key_store::STATUS_ACTIVE) {
-            key_store::set_status(&txn, key.id, key_store::STATUS_RETIRING, None, Some(now + retire_after))
-                .await?;
-            report.retiring.push(key.kid.clone());
+    let ready = next.iter().rev().find(|k| k.created_at + times.min_published <= now);
+    match (ready, next.last()) {
+        (Some(promoted), _) => {
+            for key in keys.iter().filter(|k| k.status == key_store::STATUS_ACTIVE) {
+                let until = Some(now + times.retire_after);
+                key_store::set_status(&txn, key.id, key_store::STATUS_RETIRING, None, until).await?;
+                report.retiring.push(key.kid.clone());
+            }
+            key_store::set_status(&txn, promoted.id, key_store::STATUS_ACTIVE, Some(now), None).await?;
+            report.activated = Some(promoted.kid.clone());
+            key_store::insert(&txn, &fresh.0, &fresh.1, &fresh.2, key_store::STATUS_NEXT).await?;
+            report.created_next = Some(fresh.0);
         }
-        key_store::set_status(&txn, promoted.id, key_store::STATUS_ACTIVE, Some(now), None).await?;
-        report.activated = Some(promoted.kid.clone());
+        (None, Some(young)) => {
+            report.waiting = Some((young.kid.clone(), young.created_at + times.min_published));
+        }
+        (None, None) => {
+            key_store::insert(&txn, &fresh.0, &fresh.1, &fresh.2, key_store::STATUS_NEXT).await?;
+            report.created_next = Some(fresh.0);
+        }
     }
-    key_store::insert(&txn, &kid, &pem, &jwk, key_store::STATUS_NEXT).await?;
     txn.commit().await?;
     Ok(report)
+}
+
+/// Retire keys whose retiring time has passed; run by housekeeping, so a
+/// key leaves the key set on time without another rotation.
+pub async fn retire_expired(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    let now = Utc::now();
+    let mut retired = Vec::new();
+    for key in key_store::all(db).await? {
+        if key.status == key_store::STATUS_RETIRING && key.retire_after.is_some_and(|at| at <= now) {
+            key_store::set_status(db, key.id, key_store::STATUS_RETIRED, None, None).await?;
+            retired.push(key.kid);
+        }
+    }
+    Ok(retired)
 }

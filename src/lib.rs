@@ -16,6 +16,7 @@ pub mod keys;
 pub mod launch;
 pub mod page_token;
 pub mod platforms;
+pub mod registration;
 pub mod sessions;
 pub mod startup;
 pub mod state;

@@ -176,8 +176,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Keys(command) => {
             let db = startup::prepare_database(&settings).await?;
             if let KeysCommand::Rotate = command {
-                let retire_after = chrono::Duration::hours(settings.keys.retire_after_hours);
-                let report = keys::rotate(&db, retire_after).await?;
+                let report = keys::rotate(&db, settings.keys.rotation_times()).await?;
                 if let Some(kid) = &report.activated {
                     println!("now signing with {kid}");
                 }
@@ -187,7 +186,16 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 for kid in &report.retired {
                     println!("retired {kid}");
                 }
-                println!("published {} (signs from the next rotation)", report.created_next);
+                if let Some(kid) = &report.created_next {
+                    println!("published {kid} (signs from the next rotation)");
+                }
+                if let Some((kid, at)) = &report.waiting {
+                    println!(
+                        "nothing promoted: {kid} was published too recently to sign; rotate again after {} \
+                         (keys.min_published_secs)",
+                        at.to_rfc3339()
+                    );
+                }
             }
             for key in store::keys::all(&db).await? {
                 let retire = key.retire_after.map(|at| format!(" until {}", at.to_rfc3339())).unwrap_or_default();

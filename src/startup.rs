@@ -144,6 +144,14 @@ async fn housekeeping(state: AppState) {
         if let Err(error) = store::sessions::purge_expired(&state.db, now).await {
             tracing::warn!(error = %error, "could not purge expired sessions");
         }
+        match crate::keys::retire_expired(&state.db).await {
+            Ok(retired) => {
+                for kid in retired {
+                    tracing::info!(kid = %kid, "retired a signing key whose tokens have all expired");
+                }
+            }
+            Err(error) => tracing::warn!(error = %error, "could not retire expired signing keys"),
+        }
     }
 }
 

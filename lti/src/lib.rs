@@ -13,6 +13,7 @@ pub mod deep_linking;
 pub mod error;
 pub mod jwks;
 pub mod login;
+pub mod registration;
 pub mod roles;
 pub mod verify;
 

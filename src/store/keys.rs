@@ -37,10 +37,14 @@ pub async fn all<C: ConnectionTrait>(db: &C) -> Result<Vec<tool_key::Model>, DbE
     tool_key::Entity::find().order_by_asc(tool_key::Column::Id).all(db).await
 }
 
-/// Keys that the JWKS publishes: the next, the active and the retiring ones.
+/// Keys that the JWKS publishes: the next, the active and the retiring ones
+/// whose time has not yet passed.
 pub async fn published<C: ConnectionTrait>(db: &C) -> Result<Vec<tool_key::Model>, DbErr> {
+    let retiring_in_time = tool_key::Column::Status
+        .eq(STATUS_RETIRING)
+        .and(tool_key::Column::RetireAfter.is_null().or(tool_key::Column::RetireAfter.gt(Utc::now())));
     tool_key::Entity::find()
-        .filter(tool_key::Column::Status.is_in([STATUS_NEXT, STATUS_ACTIVE, STATUS_RETIRING]))
+        .filter(tool_key::Column::Status.is_in([STATUS_NEXT, STATUS_ACTIVE]).or(retiring_in_time))
         .order_by_asc(tool_key::Column::Id)
         .all(db)
         .await

@@ -97,7 +97,10 @@ pub async fn upsert_user<C: ConnectionTrait>(db: &C, record: UserRecord<'_>) -> 
         last_launch_at: Set(now),
         ..Default::default()
     };
-    let mut update = vec![user::Column::LastLaunchAt, user::Column::PlatformId];
+    // A user is one person per issuer (LTI's `sub` is stable within the
+    // issuer); the row keeps the registration that first launched them, so
+    // a second registration under the same issuer never takes it over.
+    let mut update = vec![user::Column::LastLaunchAt];
     if record.name.is_some() {
         update.push(user::Column::Name);
     }

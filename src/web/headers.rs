@@ -67,8 +67,11 @@ pub async fn security_headers(State(state): State<AppState>, request: Request, n
          object-src 'none'; base-uri 'none'; form-action 'self' {origins}; frame-ancestors 'self' {origins}"
     );
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(csp.trim()) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, value);
+    // A handler that framed its own policy (the registration page) keeps it.
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        if let Ok(value) = HeaderValue::from_str(csp.trim()) {
+            headers.insert(header::CONTENT_SECURITY_POLICY, value);
+        }
     }
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));

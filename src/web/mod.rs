@@ -11,6 +11,7 @@ pub mod lti;
 pub mod page;
 pub mod pages;
 pub mod participant;
+pub mod registration;
 pub mod session;
 pub mod templates;
 
@@ -26,6 +27,7 @@ pub fn router(state: AppState) -> Router {
     let body_limit = (state.settings.server.max_body_mb as usize).saturating_mul(1024 * 1024);
     Router::new()
         .merge(lti::router())
+        .merge(registration::router())
         .merge(pages::router())
         .merge(participant::router())
         .merge(assessor::router())

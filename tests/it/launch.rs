@@ -32,7 +32,7 @@ async fn start_with(configure: impl FnOnce(&mut Settings)) -> (TestApp, TestPlat
 
 /// Starts a test platform that accepts the app's redirect URI, without
 /// registering it with the app.
-async fn serve_platform(app: &TestApp, options: PlatformOptions) -> TestPlatform {
+pub(crate) async fn serve_platform(app: &TestApp, options: PlatformOptions) -> TestPlatform {
     let platform = TestPlatform::start(options).await;
     platform.allow_redirect_uri(&app.launch_url());
     platform
@@ -45,7 +45,7 @@ async fn start_platform(app: &TestApp) -> TestPlatform {
     platform
 }
 
-fn registration(platform: &TestPlatform) -> PlatformInput {
+pub(crate) fn registration(platform: &TestPlatform) -> PlatformInput {
     PlatformInput {
         issuer: platform.issuer().to_string(),
         client_id: platform.client_id().to_string(),
@@ -59,19 +59,19 @@ fn registration(platform: &TestPlatform) -> PlatformInput {
 }
 
 /// Builds a complete resource link launch for the default learner.
-fn claims(app: &TestApp, platform: &TestPlatform) -> LaunchClaims {
+pub(crate) fn claims(app: &TestApp, platform: &TestPlatform) -> LaunchClaims {
     platform.resource_link_claims(&app.launch_url())
 }
 
 /// Builds a resource link launch by `user` in course `n` through resource link `n`.
-fn claims_for(app: &TestApp, platform: &TestPlatform, user: &TestUser, n: usize) -> LaunchClaims {
+pub(crate) fn claims_for(app: &TestApp, platform: &TestPlatform, user: &TestUser, n: usize) -> LaunchClaims {
     claims(app, platform)
         .with_user(user)
         .with(&[claim::CONTEXT, "id"], format!("testkit-course-{n}"))
         .with(&[claim::RESOURCE_LINK, "id"], format!("testkit-resource-link-{n}"))
 }
 
-fn numbered_user(n: usize) -> TestUser {
+pub(crate) fn numbered_user(n: usize) -> TestUser {
     TestUser::new(&format!("testkit-user-{n}"), "Learner", &format!("Number{n}"), &format!("learner{n}@example.edu"))
 }
 
@@ -80,7 +80,7 @@ fn grace() -> TestUser {
 }
 
 /// Runs a whole launch in a new browser.
-async fn launch(app: &TestApp, platform: &TestPlatform, spec: LaunchSpec) -> Page {
+pub(crate) async fn launch(app: &TestApp, platform: &TestPlatform, spec: LaunchSpec) -> Page {
     platform.launch(&Browser::new(), &app.login_url(), spec).await
 }
 
@@ -95,7 +95,7 @@ fn text_between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
 }
 
 /// Status, URL and main content of a page, for assertion messages.
-fn describe(page: &Page) -> String {
+pub(crate) fn describe(page: &Page) -> String {
     let content = text_between(&page.body, "<main id=\"main\">", "</main>").unwrap_or(&page.body);
     format!("{} {}\n{}", page.status, page.url, content.trim())
 }
@@ -118,7 +118,7 @@ fn posted_field(page: &Page, name: &str) -> String {
 }
 
 /// Checks that a launch ended on the tool's home page with a new session.
-fn assert_launched(page: &Page) {
+pub(crate) fn assert_launched(page: &Page) {
     assert_eq!(page.status, StatusCode::OK, "{}", describe(page));
     assert_eq!(page.url.path(), "/app", "{}", describe(page));
     let launch = page.hop_to("/lti/launch").expect("the browser posted to /lti/launch");
@@ -129,7 +129,7 @@ fn assert_launched(page: &Page) {
 /// Checks the error page of a rejected login or launch: its status, error
 /// code and request id, the `x-request-id` header, no session cookie, and
 /// the one `launch_failures` row for that request. Returns the row.
-async fn assert_rejected(app: &TestApp, page: &Page, status: StatusCode, code: &str) -> launch_failure::Model {
+pub(crate) async fn assert_rejected(app: &TestApp, page: &Page, status: StatusCode, code: &str) -> launch_failure::Model {
     assert_eq!(page.status, status, "{}", describe(page));
     let code_line = format!("Error code <code>{code}</code>");
     assert!(page.body.contains(&code_line), "expected error code {code}: {}", describe(page));

@@ -9,4 +9,5 @@ mod launch;
 mod participant_pages;
 mod peer;
 mod peer_advantage;
+mod registration;
 mod support;

@@ -77,6 +77,20 @@ impl TestPlatform {
 
     // Token endpoint.
 
+    /// Keep a fetched tool key set for `ttl` without refetching, even for an
+    /// unknown kid, as the strictest platforms do; `None` fetches it for
+    /// every JWT (the default).
+    pub fn set_tool_jwks_cache_ttl(&self, ttl: Option<std::time::Duration>) {
+        let mut state = lock(&self.state);
+        state.services.tool_jwks_ttl = ttl;
+        state.services.tool_jwks_cache = None;
+    }
+
+    /// How many times the platform fetched the tool's key set.
+    pub fn tool_jwks_fetch_count(&self) -> usize {
+        lock(&self.state).services.tool_jwks_fetches
+    }
+
     /// Sets the tool's JWKS URL, which verifies client assertions and deep
     /// linking responses.
     pub fn set_tool_jwks_url(&self, url: &str) {

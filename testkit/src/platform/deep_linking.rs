@@ -153,7 +153,7 @@ async fn check_response(
             None,
         )
     })?;
-    let claims = verify_tool_jwt(&http, &jwks_url, token)
+    let claims = verify_tool_jwt(state, &http, &jwks_url, token)
         .await
         .map_err(|reason| (format!("the deep linking response JWT: {reason}"), None))?;
 

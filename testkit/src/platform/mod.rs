@@ -2,7 +2,8 @@
 //! endpoint, an OIDC authorization endpoint and a launch starter. It also
 //! serves the LTI Advantage services: an OAuth 2.0 token endpoint,
 //! Assignment and Grade Services, Names and Role Provisioning Services and
-//! a deep linking return endpoint.
+//! a deep linking return endpoint, and the platform side of LTI Dynamic
+//! Registration.
 
 mod advantage_api;
 mod ags;
@@ -10,6 +11,7 @@ mod authorize;
 mod deep_linking;
 mod launch;
 mod nrps;
+mod registration;
 mod services;
 mod token;
 
@@ -224,6 +226,7 @@ struct PlatformState {
     deep_linking_responses: Vec<Vec<(String, String)>>,
     auth_error_mode: AuthErrorMode,
     services: ServiceState,
+    registration: registration::RegistrationState,
 }
 
 impl PlatformState {
@@ -391,6 +394,7 @@ impl TestPlatform {
                 options.token_audience,
                 options.access_token_lifetime_seconds,
             ),
+            registration: registration::RegistrationState::default(),
         }));
 
         let router = Router::new()
@@ -412,6 +416,14 @@ impl TestPlatform {
             .route(SCORES_PATH, post(ags::post_score))
             .route(MEMBERSHIPS_PATH, get(nrps::list_memberships))
             .route(COURSE_PATH, get(serve_course_page))
+            .route(
+                registration::OPENID_CONFIGURATION_PATH,
+                get(registration::serve_configuration),
+            )
+            .route(
+                registration::REGISTRATION_PATH,
+                post(registration::register),
+            )
             .route(&format!("{LAUNCH_START_PATH}/{{id}}"), get(start_launch))
             .with_state(state.clone());
         let server = serve(listener, router.clone(), port);

@@ -13,6 +13,7 @@ use url::Url;
 
 use super::ags::StoredLineItem;
 use super::deep_linking::{DeepLinkingResult, OpenDeepLinkingRequest};
+use super::{lock, SharedState};
 use crate::browser::is_loopback;
 use crate::claims::{ags_scope, nrps_scope};
 
@@ -159,6 +160,12 @@ pub(super) struct IssuedToken {
 pub(super) struct ServiceState {
     pub http: reqwest::Client,
     pub tool_jwks_url: Option<String>,
+    /// How long a fetched tool key set is trusted; `None` fetches it for
+    /// every JWT. A cached set is not refetched for an unknown kid, as
+    /// the strictest platforms behave.
+    pub tool_jwks_ttl: Option<std::time::Duration>,
+    pub tool_jwks_cache: Option<(std::time::Instant, String, JwkSet)>,
+    pub tool_jwks_fetches: usize,
     pub token_audience: Option<String>,
     pub access_token_lifetime_seconds: u64,
     pub supported_scopes: Vec<String>,
@@ -201,6 +208,9 @@ impl ServiceState {
         ServiceState {
             http,
             tool_jwks_url,
+            tool_jwks_ttl: None,
+            tool_jwks_cache: None,
+            tool_jwks_fetches: 0,
             token_audience,
             access_token_lifetime_seconds,
             supported_scopes: default_supported_scopes(),
@@ -395,8 +405,11 @@ pub(super) fn audience_contains(claims: &Value, expected: &str) -> bool {
 /// the tool's JWKS at `jwks_url` publishes, a valid signature, and an
 /// unexpired `exp`. Returns the claims; the caller checks the rest.
 ///
-/// The key set is fetched on every call, so key rotation takes effect at once.
+/// The key set is fetched on every call, so key rotation takes effect at
+/// once, unless a cache lifetime is set with
+/// [`TestPlatform::set_tool_jwks_cache_ttl`](super::TestPlatform::set_tool_jwks_cache_ttl).
 pub(super) async fn verify_tool_jwt(
+    state: &SharedState,
     http: &reqwest::Client,
     jwks_url: &str,
     token: &str,
@@ -418,20 +431,31 @@ pub(super) async fn verify_tool_jwt(
             "the tool's JWKS URL {jwks_url} is not a loopback address, and the test platform only contacts loopback"
         ));
     }
-    let response = http
-        .get(url)
-        .send()
-        .await
-        .map_err(|error| format!("fetching the tool's JWKS from {jwks_url} failed: {error}"))?;
-    if !response.status().is_success() {
-        return Err(format!(
-            "the tool's JWKS at {jwks_url} returned HTTP {}",
-            response.status()
-        ));
-    }
-    let key_set: JwkSet = response.json().await.map_err(|error| {
-        format!("the tool's JWKS at {jwks_url} is not a valid JWK set: {error}")
-    })?;
+    let cached = {
+        let state = lock(state);
+        let services = &state.services;
+        match (services.tool_jwks_ttl, &services.tool_jwks_cache) {
+            (Some(ttl), Some((at, cached_url, set)))
+                if at.elapsed() < ttl && cached_url == jwks_url =>
+            {
+                Some(set.clone())
+            }
+            _ => None,
+        }
+    };
+    let key_set = match cached {
+        Some(set) => set,
+        None => {
+            let set = fetch_tool_jwks(http, url, jwks_url).await?;
+            let mut state = lock(state);
+            state.services.tool_jwks_fetches += 1;
+            if state.services.tool_jwks_ttl.is_some() {
+                state.services.tool_jwks_cache =
+                    Some((std::time::Instant::now(), jwks_url.to_owned(), set.clone()));
+            }
+            set
+        }
+    };
     let jwk = key_set
         .find(&kid)
         .ok_or_else(|| format!("the tool's JWKS does not publish the kid {kid:?}"))?;
@@ -454,6 +478,28 @@ pub(super) async fn verify_tool_jwt(
         }
     }
     Ok(data.claims)
+}
+
+async fn fetch_tool_jwks(
+    http: &reqwest::Client,
+    url: Url,
+    jwks_url: &str,
+) -> Result<JwkSet, String> {
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .map_err(|error| format!("fetching the tool's JWKS from {jwks_url} failed: {error}"))?;
+    if !response.status().is_success() {
+        return Err(format!(
+            "the tool's JWKS at {jwks_url} returned HTTP {}",
+            response.status()
+        ));
+    }
+    response
+        .json()
+        .await
+        .map_err(|error| format!("the tool's JWKS at {jwks_url} is not a valid JWK set: {error}"))
 }
 
 /// Returns the number of a page (from 1) and its size, from the `page` and

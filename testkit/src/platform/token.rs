@@ -225,7 +225,7 @@ async fn grant(
             "the test platform does not know the tool's JWKS URL: set it with PlatformOptions::with_tool_jwks_url or TestPlatform::set_tool_jwks_url",
         )
     })?;
-    let claims = verify_tool_jwt(&http, &jwks_url, assertion)
+    let claims = verify_tool_jwt(state, &http, &jwks_url, assertion)
         .await
         .map_err(|reason| TokenError::invalid_client(format!("client_assertion: {reason}")))?;
     check_assertion_claims(&claims, &client_id, &audience)?;
