@@ -20,7 +20,7 @@ use microcred::workflow::participation::{self, DraftInput};
 use microcred::workflow::{assessing, catalogue};
 use microcred_domain::AssessmentInput;
 use microcred_testkit::{
-    claim, role, Browser, HtmlForm, InjectedFailure, LaunchClaims, LaunchSpec, LaunchStage, LineItemSpec, Page,
+    claim, decode_header_unverified, role, Browser, HtmlForm, InjectedFailure, LaunchClaims, LaunchSpec, LaunchStage, LineItemSpec, Page,
     PlatformOptions, ReceivedScore, ServiceEndpoint, StatusCode, TestPlatform, TestUser,
 };
 use sea_orm::sea_query::Expr;
@@ -1090,4 +1090,53 @@ async fn run_once_sends_due_scores() {
     assert_eq!(handled, 1);
     assert_eq!(platform.scores().len(), 1);
     assert_eq!(passback::run_once(&app.state.services).await.expect("run again"), 0, "nothing is left");
+}
+
+/// The tool rotates its signing key while instructors keep placing
+/// micro-credentials, and the platform caches the tool's key set without
+/// refetching for an unknown kid, as the strictest platforms do. Because a
+/// new key is published for `keys.min_published_secs` before it signs, no
+/// deep linking response is refused.
+#[tokio::test]
+async fn tool_key_rotation_during_deep_linking_fails_none() {
+    let (app, platform) = start_with(|settings| settings.keys.min_published_secs = 2).await;
+    platform.set_tool_jwks_cache_ttl(Some(std::time::Duration::from_millis(1500)));
+    let times = app.state.settings.keys.rotation_times();
+    let db = app.state.db.clone();
+    let rotator = tokio::spawn(async move {
+        let mut promoted = Vec::new();
+        for _ in 0..12 {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            let report = microcred::keys::rotate(&db, times).await.expect("a rotation step");
+            promoted.extend(report.activated);
+        }
+        promoted
+    });
+
+    let started = std::time::Instant::now();
+    let mut kids = std::collections::BTreeSet::new();
+    let mut refused = Vec::new();
+    let mut rounds = 0;
+    while started.elapsed() < std::time::Duration::from_millis(6500) {
+        let (instructor, placement) =
+            place(&app, &platform, deep_linking_claims(&app, &platform, false), &[SLUG]).await;
+        assert_eq!(placement.status, StatusCode::OK, "{}", describe(&placement));
+        let jwt = placement.forms().into_iter().find_map(|form| form.field("JWT").map(str::to_string));
+        if let Some(kid) = jwt.as_deref().and_then(decode_header_unverified).and_then(|h| h["kid"].as_str().map(str::to_string)) {
+            kids.insert(kid);
+        }
+        let returned = return_to_platform(&platform, &instructor.browser, &placement).await;
+        if returned.status != StatusCode::OK {
+            refused.push(returned.body);
+        }
+        rounds += 1;
+    }
+    let promoted = rotator.await.expect("the rotation task");
+
+    assert!(promoted.len() >= 2, "only {} keys were promoted", promoted.len());
+    assert!(kids.len() >= 2, "every response was signed by one key: {kids:?}");
+    assert!(refused.is_empty(), "{} of {rounds} responses were refused: {refused:#?}", refused.len());
+    let results = platform.deep_linking_results();
+    assert_eq!(results.len(), rounds);
+    assert!(results.iter().all(|result| result.is_accepted()), "{:?}", results.iter().map(|r| &r.error).collect::<Vec<_>>());
 }

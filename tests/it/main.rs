@@ -5,6 +5,7 @@ mod admin_pages;
 mod advantage;
 mod api;
 mod assessor_pages;
+mod keys;
 mod launch;
 mod participant_pages;
 mod peer;
