@@ -334,7 +334,7 @@ impl TestPlatform {
         });
     }
 
-    /// Leave the deployment out of registration answers, as Canvas does.
+    /// Leave the deployment out of registration answers, as some platforms do.
     pub fn omit_deployment_in_registration(&self, omit: bool) {
         lock(&self.state).registration.omit_deployment = omit;
     }
