@@ -181,7 +181,11 @@ pub async fn register(
     if !settings.enabled {
         return Err(DynamicRegistrationError::Disabled);
     }
-    let configuration_url: Url = protocol::check_configuration_url(openid_configuration)?;
+    // Loopback platforms are accepted only while the tool itself runs on
+    // loopback, for a trial on one machine.
+    let local_trial = protocol::is_loopback_url(&app.public_url);
+    let configuration_url: Url =
+        protocol::check_configuration_url(openid_configuration, local_trial)?;
     let host = configuration_url.host_str().unwrap_or_default().to_string();
     if !host_allowed(settings, &host) {
         return Err(DynamicRegistrationError::HostNotAllowed { host });
@@ -215,7 +219,7 @@ pub async fn register(
         });
     }
     let configuration = protocol::parse_configuration(&body)?;
-    let checked = protocol::check_configuration(&configuration, &configuration_url)?;
+    let checked = protocol::check_configuration(&configuration, &configuration_url, local_trial)?;
 
     let registration = protocol::registration_request(&tool_description(app), &checked);
     let mut request = app

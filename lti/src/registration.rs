@@ -39,8 +39,13 @@ pub const WANTED_CLAIMS: [&str; 6] = ["iss", "sub", "name", "given_name", "famil
 pub enum RegistrationError {
     #[error("the openid_configuration parameter is missing; start the registration from the LMS's tool registration page")]
     MissingConfigurationUrl,
-    #[error("{field} {value:?} is not an https URL (plain http is accepted only for this machine's own addresses)")]
+    #[error(
+        "{field} {value:?} is not an https URL on a public host; addresses on this machine or on a private \
+         network are accepted only while microcred itself runs on this machine for a trial"
+    )]
     InsecureUrl { field: &'static str, value: String },
+    #[error("{field} {value} is not on the host of the configuration URL ({host})")]
+    EndpointHostMismatch { field: &'static str, value: String, host: String },
     #[error("the platform's OpenID configuration could not be read: {0}")]
     UnreadableConfiguration(String),
     #[error("the platform's OpenID configuration lacks {0}")]
@@ -123,35 +128,67 @@ pub struct CheckedConfiguration {
     pub claims: Vec<String>,
 }
 
-/// Whether a URL may carry registration traffic: https anywhere, http only
-/// to this machine's own addresses (for trials and tests).
-pub fn acceptable_url(value: &str) -> bool {
+/// Decides whether a URL may carry registration traffic: https to a public
+/// host, or any loopback URL while the tool itself runs on loopback
+/// (`local_trial`). IP literals of private networks are refused, so that a
+/// registration request cannot make the tool call services inside its network.
+/// A host name that resolves to a private address is not caught here:
+/// `registration.allowed_hosts` closes that gap.
+pub fn acceptable_url(value: &str, local_trial: bool) -> bool {
     let Ok(url) = Url::parse(value) else {
         return false;
     };
-    match url.scheme() {
-        "https" => url.host_str().is_some(),
-        "http" => is_loopback_host(&url),
-        _ => false,
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return false;
     }
+    if is_loopback_url(&url) {
+        return local_trial;
+    }
+    url.scheme() == "https" && !is_private_address(&url)
 }
 
-fn is_loopback_host(url: &Url) -> bool {
+/// Tells whether a URL names this machine: 127.0.0.0/8, ::1 or localhost.
+pub fn is_loopback_url(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Domain(name)) => {
+            let name = name.to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
         None => false,
     }
 }
 
+/// Tells whether a URL's host is an IP literal of a private, link-local,
+/// shared or unspecified network.
+fn is_private_address(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => {
+            let shared = ip.octets()[0] == 100 && (ip.octets()[1] & 0xc0) == 64;
+            ip.is_private() || ip.is_link_local() || ip.is_unspecified() || ip.is_broadcast() || shared
+        }
+        Some(url::Host::Ipv6(ip)) => {
+            let first = ip.segments()[0];
+            let mapped_private = ip
+                .to_ipv4_mapped()
+                .is_some_and(|v4| v4.is_private() || v4.is_loopback() || v4.is_link_local());
+            ip.is_unspecified() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80 || mapped_private
+        }
+        _ => false,
+    }
+}
+
 /// Check the `openid_configuration` URL the platform handed over.
-pub fn check_configuration_url(value: Option<&str>) -> Result<Url, RegistrationError> {
+pub fn check_configuration_url(
+    value: Option<&str>,
+    local_trial: bool,
+) -> Result<Url, RegistrationError> {
     let value = value
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .ok_or(RegistrationError::MissingConfigurationUrl)?;
-    if !acceptable_url(value) {
+    if !acceptable_url(value, local_trial) {
         return Err(RegistrationError::InsecureUrl {
             field: "openid_configuration",
             value: value.to_string(),
@@ -169,13 +206,17 @@ pub fn parse_configuration(body: &[u8]) -> Result<PlatformConfiguration, Registr
         .map_err(|e| RegistrationError::UnreadableConfiguration(e.to_string()))
 }
 
-fn required_url(field: &'static str, value: &Option<String>) -> Result<String, RegistrationError> {
+fn required_url(
+    field: &'static str,
+    value: &Option<String>,
+    local_trial: bool,
+) -> Result<String, RegistrationError> {
     let value = value
         .as_deref()
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .ok_or(RegistrationError::MissingField(field))?;
-    if !acceptable_url(value) {
+    if !acceptable_url(value, local_trial) {
         return Err(RegistrationError::InsecureUrl {
             field,
             value: value.to_string(),
@@ -189,8 +230,9 @@ fn required_url(field: &'static str, value: &Option<String>) -> Result<String, R
 pub fn check_configuration(
     config: &PlatformConfiguration,
     configuration_url: &Url,
+    local_trial: bool,
 ) -> Result<CheckedConfiguration, RegistrationError> {
-    let issuer = required_url("issuer", &config.issuer)?;
+    let issuer = required_url("issuer", &config.issuer, local_trial)?;
     let issuer_host = Url::parse(&issuer)
         .ok()
         .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
@@ -205,11 +247,26 @@ pub fn check_configuration(
         });
     }
     let authorization_endpoint =
-        required_url("authorization_endpoint", &config.authorization_endpoint)?;
-    let token_endpoint = required_url("token_endpoint", &config.token_endpoint)?;
-    let jwks_uri = required_url("jwks_uri", &config.jwks_uri)?;
-    let registration_endpoint =
-        required_url("registration_endpoint", &config.registration_endpoint)?;
+        required_url("authorization_endpoint", &config.authorization_endpoint, local_trial)?;
+    let token_endpoint = required_url("token_endpoint", &config.token_endpoint, local_trial)?;
+    let jwks_uri = required_url("jwks_uri", &config.jwks_uri, local_trial)?;
+    let registration_endpoint = required_url(
+        "registration_endpoint",
+        &config.registration_endpoint,
+        local_trial,
+    )?;
+    // The tool posts its registration and shows the answer, so it posts
+    // only to the host the configuration came from.
+    let registration_host = Url::parse(&registration_endpoint)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+    if registration_host.as_deref() != Some(config_host.as_str()) {
+        return Err(RegistrationError::EndpointHostMismatch {
+            field: "registration_endpoint",
+            value: registration_endpoint,
+            host: config_host,
+        });
+    }
     if !config.id_token_signing_alg_values_supported.is_empty()
         && !config
             .id_token_signing_alg_values_supported
@@ -438,6 +495,7 @@ mod tests {
         let checked = check_configuration(
             &config("https://lms.example.test"),
             &url("https://lms.example.test/.well-known/openid-configuration"),
+            false,
         )
         .expect("accepted");
         assert_eq!(
@@ -460,6 +518,7 @@ mod tests {
         let error = check_configuration(
             &config("https://lms.example.test"),
             &url("https://elsewhere.example.test/config"),
+            false,
         )
         .expect_err("refused");
         assert!(
@@ -470,17 +529,25 @@ mod tests {
 
     #[test]
     fn rejects_plain_http_off_this_machine() {
-        assert!(acceptable_url("http://127.0.0.1:9000/x"));
-        assert!(acceptable_url("http://localhost/x"));
-        assert!(acceptable_url("https://lms.example.test/x"));
-        assert!(!acceptable_url("http://lms.example.test/x"));
-        assert!(!acceptable_url("file:///etc/passwd"));
+        assert!(acceptable_url("http://127.0.0.1:9000/x", true));
+        assert!(acceptable_url("http://localhost/x", true));
+        assert!(!acceptable_url("http://127.0.0.1:9000/x", false));
+        assert!(!acceptable_url("https://localhost/x", false));
+        assert!(acceptable_url("https://lms.example.test/x", false));
+        assert!(!acceptable_url("http://lms.example.test/x", true));
+        assert!(!acceptable_url("file:///etc/passwd", true));
+        assert!(!acceptable_url("https://10.1.2.3/x", false));
+        assert!(!acceptable_url("https://192.168.0.9/x", true));
+        assert!(!acceptable_url("https://169.254.169.254/latest", false));
+        assert!(!acceptable_url("https://[fd00::1]/x", false));
+        assert!(!acceptable_url("https://[::ffff:10.0.0.1]/x", false));
+        assert!(acceptable_url("https://93.184.216.34/x", false));
         assert!(matches!(
-            check_configuration_url(Some("http://lms.example.test/config")),
+            check_configuration_url(Some("http://lms.example.test/config"), true),
             Err(RegistrationError::InsecureUrl { .. })
         ));
         assert_eq!(
-            check_configuration_url(Some("  ")),
+            check_configuration_url(Some("  "), true),
             Err(RegistrationError::MissingConfigurationUrl)
         );
     }
@@ -490,7 +557,7 @@ mod tests {
         let mut sample = config("https://lms.example.test");
         sample.registration_endpoint = None;
         let error =
-            check_configuration(&sample, &url("https://lms.example.test/c")).expect_err("refused");
+            check_configuration(&sample, &url("https://lms.example.test/c"), false).expect_err("refused");
         assert_eq!(
             error,
             RegistrationError::MissingField("registration_endpoint")
@@ -498,7 +565,7 @@ mod tests {
         let mut sample = config("https://lms.example.test");
         sample.lti = None;
         let error =
-            check_configuration(&sample, &url("https://lms.example.test/c")).expect_err("refused");
+            check_configuration(&sample, &url("https://lms.example.test/c"), false).expect_err("refused");
         assert_eq!(
             error,
             RegistrationError::MissingField(PLATFORM_CONFIGURATION_KEY)
@@ -506,11 +573,20 @@ mod tests {
     }
 
     #[test]
+    fn rejects_registration_endpoint_on_another_host() {
+        let mut sample = config("https://lms.example.test");
+        sample.registration_endpoint = Some("https://internal.example.test/register".into());
+        let error = check_configuration(&sample, &url("https://lms.example.test/c"), false)
+            .expect_err("refused");
+        assert!(matches!(error, RegistrationError::EndpointHostMismatch { .. }), "{error}");
+    }
+
+    #[test]
     fn rejects_platform_without_rs256() {
         let mut sample = config("https://lms.example.test");
         sample.id_token_signing_alg_values_supported = vec!["HS256".into()];
         let error =
-            check_configuration(&sample, &url("https://lms.example.test/c")).expect_err("refused");
+            check_configuration(&sample, &url("https://lms.example.test/c"), false).expect_err("refused");
         assert!(matches!(error, RegistrationError::NoRs256 { .. }));
     }
 
@@ -519,6 +595,7 @@ mod tests {
         let checked = check_configuration(
             &config("https://lms.example.test"),
             &url("https://lms.example.test/c"),
+            false,
         )
         .expect("accepted");
         let tool = ToolDescription {

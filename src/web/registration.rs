@@ -28,12 +28,15 @@ struct RegisterQuery {
 
 /// The registration page is shown inside the LMS before the LMS is
 /// registered, so the LMS's origin may frame it.
-fn frame_policy(query: &RegisterQuery) -> String {
+fn frame_policy(state: &AppState, query: &RegisterQuery) -> String {
     let origin = query
         .openid_configuration
         .as_deref()
         .and_then(|raw| url::Url::parse(raw.trim()).ok())
-        .filter(|url| microcred_lti::registration::acceptable_url(url.as_str()))
+        .filter(|url| {
+            let local_trial = microcred_lti::registration::is_loopback_url(&state.public_url);
+            microcred_lti::registration::acceptable_url(url.as_str(), local_trial)
+        })
         .map(|url| url.origin().ascii_serialization())
         .filter(|origin| origin != "null")
         .unwrap_or_default();
@@ -50,7 +53,7 @@ async fn register(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Res
     // missing openid_configuration parameter.
     let query: RegisterQuery =
         serde_urlencoded::from_str(raw.as_deref().unwrap_or_default()).unwrap_or_default();
-    let csp = frame_policy(&query);
+    let csp = frame_policy(&state, &query);
     let outcome = registration::register(
         &state,
         query.openid_configuration.as_deref(),

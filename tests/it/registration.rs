@@ -431,3 +431,23 @@ async fn platform_key_rotation_during_launches_fails_none() {
     let fetches = platform.jwks_fetch_count();
     assert!(fetches <= 1 + new_keys.len() * 2, "{fetches} key set fetches for {} rotations", new_keys.len());
 }
+
+/// A tool serving the public must not fetch addresses on its own machine or
+/// network for whoever opens the registration URL.
+#[tokio::test]
+async fn public_tool_refuses_loopback_platforms() {
+    let app =
+        TestApp::spawn_with(|s: &mut Settings| s.server.public_url = "https://microcred.district.example".into()).await;
+    let platform = unregistered_platform("dynamic-client-12").await;
+
+    let page = register_through(&app, &platform).await;
+
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", describe(&page));
+    assert!(page.body.contains("is not an https URL on a public host"), "{}", describe(&page));
+    assert!(platform.configuration_request_authorizations().is_empty(), "the tool fetched a loopback URL");
+    let private = Browser::new()
+        .get(&app.url("/lti/register?openid_configuration=https%3A%2F%2F10.0.0.7%2Fconfig"))
+        .await;
+    assert_eq!(private.status, StatusCode::BAD_REQUEST, "{}", describe(&private));
+    assert!(stored_platforms(&app).await.is_empty());
+}
