@@ -11,6 +11,7 @@ pub mod lti;
 pub mod page;
 pub mod pages;
 pub mod participant;
+pub mod registrations;
 pub mod session;
 pub mod templates;
 
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .merge(participant::router())
         .merge(assessor::router())
         .merge(admin::router())
+        .merge(registrations::router())
         .merge(api::router())
         .merge(advantage::router())
         .layer(middleware::from_fn_with_state(state.clone(), headers::security_headers))
