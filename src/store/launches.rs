@@ -3,8 +3,11 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
+use std::collections::HashMap;
+
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 
 use super::entities::{context, launch_failure, login_state, resource_link, user};
@@ -239,4 +242,80 @@ pub async fn recent_failures<C: ConnectionTrait>(db: &C, limit: u64) -> Result<V
         .limit(limit)
         .all(db)
         .await
+}
+
+/// List the newest failed logins and launches of one registration.
+pub async fn recent_failures_of_platform<C: ConnectionTrait>(
+    db: &C,
+    platform_id: i64,
+    limit: u64,
+) -> Result<Vec<launch_failure::Model>, DbErr> {
+    launch_failure::Entity::find()
+        .filter(launch_failure::Column::PlatformId.eq(platform_id))
+        .order_by_desc(launch_failure::Column::CreatedAt)
+        .order_by_desc(launch_failure::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// List the courses of one registration, the most recently launched first.
+pub async fn recent_contexts_of_platform<C: ConnectionTrait>(
+    db: &C,
+    platform_id: i64,
+    limit: u64,
+) -> Result<Vec<context::Model>, DbErr> {
+    context::Entity::find()
+        .filter(context::Column::PlatformId.eq(platform_id))
+        .order_by_desc(context::Column::UpdatedAt)
+        .order_by_desc(context::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+pub async fn count_contexts_of_platform<C: ConnectionTrait>(db: &C, platform_id: i64) -> Result<u64, DbErr> {
+    context::Entity::find().filter(context::Column::PlatformId.eq(platform_id)).count(db).await
+}
+
+pub async fn count_users_of_platform<C: ConnectionTrait>(db: &C, platform_id: i64) -> Result<u64, DbErr> {
+    user::Entity::find().filter(user::Column::PlatformId.eq(platform_id)).count(db).await
+}
+
+#[derive(Debug, FromQueryResult)]
+struct PlatformCount {
+    platform_id: i64,
+    count: i64,
+}
+
+fn count_map(rows: Vec<PlatformCount>) -> HashMap<i64, u64> {
+    rows.into_iter().map(|row| (row.platform_id, u64::try_from(row.count).unwrap_or(0))).collect()
+}
+
+/// Count the courses of each registration, by platform id. A registration
+/// without courses is missing from the map.
+pub async fn context_counts_by_platform<C: ConnectionTrait>(db: &C) -> Result<HashMap<i64, u64>, DbErr> {
+    let rows = context::Entity::find()
+        .select_only()
+        .column(context::Column::PlatformId)
+        .column_as(context::Column::Id.count(), "count")
+        .group_by(context::Column::PlatformId)
+        .into_model::<PlatformCount>()
+        .all(db)
+        .await?;
+    Ok(count_map(rows))
+}
+
+/// Count the users of each registration, by platform id. A user belongs to
+/// the registration of their latest launch.
+pub async fn user_counts_by_platform<C: ConnectionTrait>(db: &C) -> Result<HashMap<i64, u64>, DbErr> {
+    let rows = user::Entity::find()
+        .select_only()
+        .column(user::Column::PlatformId)
+        .column_as(user::Column::Id.count(), "count")
+        .group_by(user::Column::PlatformId)
+        .into_model::<PlatformCount>()
+        .all(db)
+        .await?;
+    Ok(count_map(rows))
 }

@@ -163,3 +163,21 @@ pub async fn ensure_deployment<C: ConnectionTrait>(
             .ok_or_else(|| DbErr::Custom(format!("deployment {deployment_id} could not be stored"))),
     }
 }
+
+/// List every deployment of every registration, in insertion order.
+pub async fn all_deployments(db: &DatabaseConnection) -> Result<Vec<deployment::Model>, DbErr> {
+    deployment::Entity::find().order_by_asc(deployment::Column::Id).all(db).await
+}
+
+pub async fn deployment_by_id(db: &DatabaseConnection, id: i64) -> Result<Option<deployment::Model>, DbErr> {
+    deployment::Entity::find_by_id(id).one(db).await
+}
+
+pub async fn set_deployment_status(db: &DatabaseConnection, id: i64, status: &str) -> Result<(), DbErr> {
+    deployment::Entity::update_many()
+        .col_expr(deployment::Column::Status, sea_orm::sea_query::Expr::value(status))
+        .filter(deployment::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -50,7 +50,7 @@ fn admin_viewer(current: &CurrentSession) -> Result<Viewer, AppError> {
 }
 
 /// Builds a 303 to `path` with a fresh page token and `params` in the query.
-fn see_other(path: &str, token: &str, params: &[(&str, &str)]) -> Response {
+pub(crate) fn see_other(path: &str, token: &str, params: &[(&str, &str)]) -> Response {
     let mut pairs = vec![(TOKEN_PARAM, token)];
     pairs.extend_from_slice(params);
     let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();

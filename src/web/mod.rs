@@ -3,6 +3,7 @@
 //! the domain crate.
 
 pub mod admin;
+pub mod admin_platforms;
 pub mod advantage;
 pub mod api;
 pub mod assessor;
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .merge(participant::router())
         .merge(assessor::router())
         .merge(admin::router())
+        .merge(admin_platforms::router())
         .merge(api::router())
         .merge(advantage::router())
         .layer(middleware::from_fn_with_state(state.clone(), headers::security_headers))

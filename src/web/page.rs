@@ -6,10 +6,12 @@ use microcred_lti::Role;
 use serde::Serialize;
 
 use crate::error::AppError;
+use crate::platforms::manage;
 use crate::state::AppState;
 use crate::store::launches as launch_store;
 use crate::web::session::CurrentSession;
 use crate::web::templates;
+use crate::workflow::access::Viewer;
 
 /// Who is signed in, for the page header.
 #[derive(Debug, Clone, Serialize)]
@@ -27,6 +29,8 @@ pub struct Nav {
     pub participant: bool,
     pub assessor: bool,
     pub admin: bool,
+    /// The Registrations admin pages; see `Viewer::can_manage_registrations`.
+    pub registrations: bool,
 }
 
 /// The shared part of every page's template context.
@@ -63,10 +67,13 @@ pub async fn base(state: &AppState, current: &CurrentSession) -> Result<PageBase
         course: context.as_ref().and_then(|c| c.title.clone()),
         course_label: context.as_ref().and_then(|c| c.label.clone()),
     };
+    let admin = session.roles.has(Role::Admin);
+    let registrations = admin && manage::can_manage(&state.db, &Viewer::from(session)).await?;
     let nav = Nav {
         participant: session.roles.participant,
         assessor: session.roles.has(Role::Assessor),
-        admin: session.roles.has(Role::Admin),
+        admin,
+        registrations,
     };
     Ok(PageBase { s: current.page_token.clone(), who, nav })
 }

@@ -5,13 +5,21 @@
 //!   assesses their own submission;
 //! - a catalogue admin manages the catalogue and sees reports of their own
 //!   platform registration;
+//! - an admin launched through an active registration that manages
+//!   registrations manages every registration of the installation;
 //! - a user from another platform or course sees nothing.
 
 use microcred_lti::{Role, RoleSet};
 
 use super::{Result, WorkflowError};
 use crate::sessions::Session;
-use crate::store::entities::enrollment;
+use crate::store::entities::{enrollment, platform};
+use crate::store::platforms::STATUS_ACTIVE;
+
+/// The message of a rejected request, naming who may manage registrations.
+pub const REGISTRATION_MANAGERS: &str = "Only administrators of an LMS whose registration manages registrations may \
+    manage the registrations of microcred. Whoever runs microcred gives a registration this right with \
+    microcred platform add --manages-registrations.";
 
 /// The user behind a request, as the access rules need it.
 #[derive(Debug, Clone)]
@@ -51,6 +59,26 @@ impl Viewer {
             Role::Admin => "an administrator",
         };
         Err(WorkflowError::Forbidden(format!("Only {needed} may do this.")))
+    }
+
+    /// Returns whether the viewer may manage every registration of the installation.
+    /// `own` is the viewer's registration as stored now: it must be active
+    /// and manage registrations, and the viewer must be its administrator.
+    pub fn can_manage_registrations(&self, own: Option<&platform::Model>) -> bool {
+        let Some(own) = own else { return false };
+        self.roles.has(Role::Admin)
+            && own.id == self.platform_id
+            && own.status == STATUS_ACTIVE
+            && own.manages_registrations
+    }
+
+    /// Check that the viewer may manage every registration; see [`Viewer::can_manage_registrations`].
+    pub fn check_registration_manager(&self, own: Option<&platform::Model>) -> Result<()> {
+        if self.can_manage_registrations(own) {
+            Ok(())
+        } else {
+            Err(WorkflowError::Forbidden(REGISTRATION_MANAGERS.to_string()))
+        }
     }
 
     /// Whether the viewer may read an enrolment's work.
@@ -93,5 +121,58 @@ impl Viewer {
             return Err(WorkflowError::NotFound("No such work in this course.".into()));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+
+    fn viewer(admin: bool) -> Viewer {
+        Viewer {
+            user_id: 1,
+            platform_id: 7,
+            context_pk: None,
+            resource_link_pk: None,
+            roles: RoleSet { participant: true, assessor: false, admin },
+        }
+    }
+
+    fn registration(id: i64, status: &str, manages_registrations: bool) -> platform::Model {
+        platform::Model {
+            id,
+            issuer: "https://lms.example.org".into(),
+            client_id: "client".into(),
+            auth_url: "https://lms.example.org/auth".into(),
+            token_url: "https://lms.example.org/token".into(),
+            jwks_url: "https://lms.example.org/jwks".into(),
+            token_audience: None,
+            status: status.into(),
+            created_at: Utc::now(),
+            source: "manual".into(),
+            product_family: None,
+            display_name: None,
+            manages_registrations,
+            updated_at: None,
+        }
+    }
+
+    #[test]
+    fn registration_manager_needs_admin_and_flag() {
+        assert!(viewer(true).can_manage_registrations(Some(&registration(7, "active", true))));
+        assert!(!viewer(false).can_manage_registrations(Some(&registration(7, "active", true))), "not an admin");
+        assert!(!viewer(true).can_manage_registrations(Some(&registration(7, "active", false))), "no flag");
+        assert!(!viewer(true).can_manage_registrations(Some(&registration(8, "active", true))), "another registration");
+        assert!(!viewer(true).can_manage_registrations(Some(&registration(7, "disabled", true))), "disabled");
+        assert!(!viewer(true).can_manage_registrations(Some(&registration(7, "removed", true))), "removed");
+        assert!(!viewer(true).can_manage_registrations(None), "registration missing");
+    }
+
+    #[test]
+    fn refused_manager_learns_who_may() {
+        let error = viewer(false).check_registration_manager(None).expect_err("refused");
+        assert!(error.to_string().contains("--manages-registrations"), "{error}");
     }
 }

@@ -2,6 +2,7 @@
 //! database and its own server on 127.0.0.1.
 
 mod admin_pages;
+mod admin_registrations;
 mod advantage;
 mod api;
 mod assessor_pages;
