@@ -14,7 +14,7 @@ use jsonwebtoken::EncodingKey;
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 use rsa::traits::PublicKeyParts;
 use rsa::RsaPrivateKey;
-use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -43,7 +43,9 @@ pub fn generate() -> anyhow::Result<(String, String, String)> {
 }
 
 /// Make sure a signing key exists, creating the first one on first start.
-pub async fn ensure_signing_key(db: &DatabaseConnection) -> anyhow::Result<()> {
+/// Run it inside the transaction of `store::begin_setup`, so that instances
+/// starting together create one key.
+pub async fn ensure_signing_key<C: ConnectionTrait>(db: &C) -> anyhow::Result<()> {
     if key_store::signing(db).await?.is_some() {
         return Ok(());
     }
