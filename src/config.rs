@@ -23,6 +23,7 @@ pub struct Settings {
     pub registration: RegistrationSettings,
     pub passback: PassbackSettings,
     pub catalogue: CatalogueSettings,
+    pub metrics: MetricsSettings,
     pub log: LogSettings,
 }
 
@@ -145,6 +146,32 @@ pub struct CatalogueSettings {
     pub load_samples_when_empty: bool,
 }
 
+#[derive(Clone, Deserialize, Serialize)]
+pub struct MetricsSettings {
+    /// Serve Prometheus metrics at `GET /metrics`.
+    pub enabled: bool,
+    /// Bearer token that `/metrics` requires; `None` or empty serves it to
+    /// anyone who can reach the server. `Debug` and serialization leave it out.
+    #[serde(default, skip_serializing)]
+    pub token: Option<String>,
+}
+
+impl MetricsSettings {
+    /// Returns the configured token without surrounding blanks, or `None` when it is missing or blank.
+    pub fn required_token(&self) -> Option<&str> {
+        self.token.as_deref().map(str::trim).filter(|token| !token.is_empty())
+    }
+}
+
+impl std::fmt::Debug for MetricsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsSettings")
+            .field("enabled", &self.enabled)
+            .field("token", &self.required_token().map(|_| "***"))
+            .finish()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
@@ -189,6 +216,27 @@ mod tests {
         let settings = Settings::defaults().unwrap();
         assert_eq!(settings.server.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(settings.lti.unknown_deployment, UnknownDeploymentPolicy::Reject);
+    }
+
+    #[test]
+    fn metrics_default_is_enabled_without_token() {
+        let settings = Settings::defaults().unwrap();
+        assert!(settings.metrics.enabled);
+        assert_eq!(settings.metrics.required_token(), None);
+    }
+
+    #[test]
+    fn metrics_debug_hides_token() {
+        let settings = MetricsSettings { enabled: true, token: Some("s3cret-scrape-token".into()) };
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("s3cret-scrape-token"), "{printed}");
+        assert!(printed.contains("***"), "{printed}");
+    }
+
+    #[test]
+    fn blank_metrics_token_is_no_token() {
+        let settings = MetricsSettings { enabled: true, token: Some("  ".into()) };
+        assert_eq!(settings.required_token(), None);
     }
 
     #[test]

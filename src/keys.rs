@@ -50,20 +50,17 @@ pub fn generate() -> anyhow::Result<(String, String, String)> {
 }
 
 /// Make sure a signing key exists, creating the first one on first start,
-/// with a `next` key published beside it for the first rotation.
-pub async fn ensure_signing_key(db: &DatabaseConnection) -> anyhow::Result<()> {
+/// with a `next` key published beside it for the first rotation. Run it
+/// inside the transaction of `store::begin_setup`, so that instances
+/// starting together create one key.
+pub async fn ensure_signing_key<C: ConnectionTrait>(db: &C) -> anyhow::Result<()> {
     if key_store::signing(db).await?.is_some() {
         return Ok(());
     }
     let (active, next) = (generate()?, generate()?);
-    let txn = db.begin().await?;
-    lock_rotation(&txn).await?;
-    if key_store::signing(&txn).await?.is_none() {
-        key_store::insert(&txn, &active.0, &active.1, &active.2, key_store::STATUS_ACTIVE).await?;
-        key_store::insert(&txn, &next.0, &next.1, &next.2, key_store::STATUS_NEXT).await?;
-        tracing::info!(kid = %active.0, "created the tool's first signing key");
-    }
-    txn.commit().await?;
+    key_store::insert(db, &active.0, &active.1, &active.2, key_store::STATUS_ACTIVE).await?;
+    key_store::insert(db, &next.0, &next.1, &next.2, key_store::STATUS_NEXT).await?;
+    tracing::info!(kid = %active.0, "created the tool's first signing key");
     Ok(())
 }
 

@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod keys;
 pub mod launch;
+pub mod metrics;
 pub mod page_token;
 pub mod platforms;
 pub mod registration;

@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use url::Url;
 
 use crate::config::Settings;
+use crate::metrics::Metrics;
 use crate::state::{AppState, Inner};
 use crate::web::headers::FrameOrigins;
 use crate::advantage::passback::{self, PassbackHook};
@@ -40,13 +41,37 @@ pub fn http_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
 
 /// Open the database, apply migrations when configured, ensure a signing key.
 pub async fn prepare_database(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    open_database(settings, Samples::Skip).await
+}
+
+/// Whether [`open_database`] loads the sample catalogue into an empty catalogue.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Samples {
+    Load,
+    Skip,
+}
+
+/// Open the database and set it up in one transaction under the setup
+/// lock: migrations when configured, the first signing key, and, with
+/// `Samples::Load` and `catalogue.load_samples_when_empty`, the samples.
+/// Instances that start together on one database do this one at a time.
+async fn open_database(settings: &Settings, samples: Samples) -> anyhow::Result<DatabaseConnection> {
     let db = store::connect(&settings.database).await.map_err(|e| {
         anyhow::anyhow!("cannot open the database {}: {e}", crate::config::redact_url(&settings.database.url))
     })?;
+    let setup = store::begin_setup(&db)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot lock the database for the start-up setup: {e}"))?;
     if settings.database.migrate_on_start {
-        store::migrate(&db).await?;
+        store::apply_migrations(&setup).await?;
     }
-    keys::ensure_signing_key(&db).await?;
+    keys::ensure_signing_key(&setup).await?;
+    if samples == Samples::Load && settings.catalogue.load_samples_when_empty {
+        catalogue::load_samples_if_empty(&setup, &settings.catalogue.samples_path)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot load the sample catalogue: {e}"))?;
+    }
+    setup.commit().await?;
     Ok(db)
 }
 
@@ -59,7 +84,7 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.bind))?;
         let local = listener.local_addr()?;
         let public_url = public_url(&settings, local)?;
-        let db = prepare_database(&settings).await?;
+        let db = open_database(&settings, Samples::Load).await?;
         let http = http_client(Duration::from_secs(settings.lti.http_timeout_secs))?;
         let policy = CachePolicy {
             default_ttl: Duration::from_secs(settings.lti.jwks_default_ttl_secs),
@@ -69,12 +94,13 @@ impl Application {
         let platform_keys = KeySetCache::new(Arc::new(HttpKeySetFetcher::new(http.clone())), policy);
         let files = Arc::new(LocalFileStore::new(&settings.storage.path)?);
         let page_tokens = crate::page_token::PageTokenKey::load_or_create(&db).await?;
-        if settings.catalogue.load_samples_when_empty {
-            catalogue::load_samples_if_empty(&db, &settings.catalogue.samples_path)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot load the sample catalogue: {e}"))?;
-        }
-        let services = ServiceClient { db: db.clone(), http: http.clone(), tokens: Arc::new(TokenCache::default()) };
+        let metrics = Metrics::new();
+        let services = ServiceClient {
+            db: db.clone(),
+            http: http.clone(),
+            tokens: Arc::new(TokenCache::default()),
+            metrics: metrics.clone(),
+        };
         let state = AppState::new(Inner {
             db,
             settings,
@@ -86,6 +112,7 @@ impl Application {
             page_tokens,
             hook: Some(Arc::new(PassbackHook)),
             services,
+            metrics,
         });
         Ok(Self { listener, state })
     }

@@ -8,6 +8,7 @@ use url::Url;
 
 use crate::advantage::ServiceClient;
 use crate::config::Settings;
+use crate::metrics::Metrics;
 use crate::page_token::PageTokenKey;
 use crate::web::headers::FrameOrigins;
 use crate::workflow::files::FileStore;
@@ -34,6 +35,8 @@ pub struct Inner {
     pub hook: Option<Arc<dyn StateChangeHook>>,
     /// LTI Advantage service calls (grades, rosters) with their token cache.
     pub services: ServiceClient,
+    /// This instance's Prometheus metrics, served at `/metrics`.
+    pub metrics: Metrics,
 }
 
 impl AppState {

@@ -10,14 +10,17 @@ use microcred_lti::advantage::{AccessToken, ServiceError, TokenCache, TokenEndpo
 use sea_orm::DatabaseConnection;
 
 use crate::keys;
+use crate::metrics::Metrics;
 use crate::store::entities::platform;
 
-/// Everything a service call needs: the HTTP client, the token cache and the database.
+/// Everything a service call needs: the HTTP client, the token cache, the
+/// database, and the metrics that count failed sends.
 #[derive(Clone)]
 pub struct ServiceClient {
     pub db: DatabaseConnection,
     pub http: reqwest::Client,
     pub tokens: Arc<TokenCache>,
+    pub metrics: Metrics,
 }
 
 pub fn token_endpoint(platform: &platform::Model) -> TokenEndpoint {

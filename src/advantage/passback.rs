@@ -23,6 +23,7 @@ use sea_orm::{
 };
 
 use super::ServiceClient;
+use crate::metrics::SendFailure;
 use crate::store::entities::{enrollment, line_item, link_service, platform, resource_link, score_outbox, user};
 use crate::workflow::participation::{StateChange, StateChangeHook};
 use crate::workflow::{catalogue, Result as WorkflowResult, WorkflowError};
@@ -321,6 +322,7 @@ pub async fn deliver(client: &ServiceClient, row: score_outbox::Model) -> Result
         return finish(db, row.id, STATUS_SUPERSEDED, None, None).await;
     }
     let Some(platform) = platform::Entity::find_by_id(row.platform_id).one(db).await? else {
+        client.metrics.passback_send_failed(SendFailure::Parked);
         return finish(db, row.id, STATUS_FAILED, Some("the platform registration is gone".into()), None).await;
     };
     match send_once(client, &platform, &row).await {
@@ -329,11 +331,13 @@ pub async fn deliver(client: &ServiceClient, row: score_outbox::Model) -> Result
             finish(db, row.id, STATUS_SENT, None, None).await
         }
         Err(error) if error.is_retryable() || matches!(error, ServiceError::Unauthorized { .. }) => {
+            client.metrics.passback_send_failed(SendFailure::Retried);
             let delay = backoff(row.attempts);
             tracing::warn!(outbox_id = row.id, attempts = row.attempts, retry_in_secs = delay.num_seconds(), error = %error, "score not sent; will retry");
             finish(db, row.id, STATUS_PENDING, Some(error.to_string()), Some(delay)).await
         }
         Err(error) => {
+            client.metrics.passback_send_failed(SendFailure::Parked);
             tracing::warn!(outbox_id = row.id, error = %error, "score rejected by the platform; parked as failed");
             finish(db, row.id, STATUS_FAILED, Some(error.to_string()), None).await
         }
@@ -376,6 +380,19 @@ pub async fn unsent(db: &DatabaseConnection, platform_id: i64, limit: u64) -> Re
         .filter(score_outbox::Column::Status.is_in([STATUS_PENDING, STATUS_SENDING, STATUS_FAILED]))
         .order_by_desc(score_outbox::Column::Id)
         .limit(limit)
+        .all(db)
+        .await
+}
+
+/// Count the outbox rows in each of `statuses`. A status without rows is left out.
+pub async fn count_by_status(db: &DatabaseConnection, statuses: &[&str]) -> Result<Vec<(String, i64)>, sea_orm::DbErr> {
+    score_outbox::Entity::find()
+        .select_only()
+        .column(score_outbox::Column::Status)
+        .column_as(Expr::col(score_outbox::Column::Id).count(), "count")
+        .filter(score_outbox::Column::Status.is_in(statuses.iter().copied()))
+        .group_by(score_outbox::Column::Status)
+        .into_tuple()
         .all(db)
         .await
 }

@@ -11,7 +11,10 @@ pub mod sessions;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    TransactionTrait,
+};
 
 use crate::config::DatabaseSettings;
 
@@ -49,18 +52,44 @@ fn sqlite_file_path(url: &str) -> Option<String> {
     (!path.is_empty() && path != ":memory:").then(|| path.to_string())
 }
 
-/// Apply pending migrations. On PostgreSQL an advisory lock makes instances
-/// that start together run them once, one after the other.
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+/// Key of the PostgreSQL advisory lock that [`begin_setup`] takes.
+const SETUP_LOCK_KEY: i64 = 7316240552;
+
+/// Begin the transaction in which an instance sets the database up on start:
+/// migrations, the first signing key, the sample catalogue. The transaction
+/// holds a database-wide lock until it commits or rolls back, so instances
+/// that start together do the setup one after the other, and the later ones
+/// find it done.
+pub async fn begin_setup(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let txn = db.begin().await?;
     match db.get_database_backend() {
         DbBackend::Postgres => {
-            let txn = db.begin().await?;
-            txn.execute_unprepared("SELECT pg_advisory_xact_lock(7316240552)").await?;
-            Migrator::up(&txn, None).await?;
-            txn.commit().await
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({SETUP_LOCK_KEY})")).await?;
         }
-        _ => Migrator::up(db, None).await,
+        DbBackend::Sqlite => {
+            // SQLite has no advisory lock, and sea-orm's BEGIN is deferred: the
+            // transaction takes the database's write lock at its first write,
+            // waiting for it up to the busy timeout. Creating a scratch table is
+            // that first write, and dropping it in the same transaction leaves no trace.
+            txn.execute_unprepared("CREATE TABLE microcred_setup_lock (id INTEGER)").await?;
+            txn.execute_unprepared("DROP TABLE microcred_setup_lock").await?;
+        }
+        DbBackend::MySql => {}
     }
+    Ok(txn)
+}
+
+/// Apply pending migrations inside a transaction from [`begin_setup`].
+pub async fn apply_migrations(setup: &DatabaseTransaction) -> Result<(), DbErr> {
+    Migrator::up(setup, None).await
+}
+
+/// Apply pending migrations, holding the setup lock so that instances that
+/// start together run them once.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let setup = begin_setup(db).await?;
+    apply_migrations(&setup).await?;
+    setup.commit().await
 }
 
 #[cfg(test)]

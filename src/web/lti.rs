@@ -138,6 +138,7 @@ async fn launch_post(State(state): State<AppState>, headers: HeaderMap, body: By
             let session_cookie = iframe_cookie(SESSION_COOKIE.to_string(), done.session_token, "/", session_max_age);
             let spent_state = iframe_cookie(launch::state_cookie_name(&done.state), String::new(), "/lti", 0);
             let jar = CookieJar::new().add(session_cookie).add(spent_state);
+            state.metrics.launch_completed();
             tracing::info!(user_id = done.user_id, role = done.roles.primary().as_str(), message_type = done.message_type.as_str(), "launch accepted");
             (jar, Redirect::to(&landing)).into_response()
         }
@@ -145,11 +146,14 @@ async fn launch_post(State(state): State<AppState>, headers: HeaderMap, body: By
     }
 }
 
-/// Log and record a rejected login or launch, then render its error page.
+/// Log, count and record a rejected login or launch, then render its error page.
 async fn rejected(state: &AppState, error: FlowError) -> Response {
     let failure: LaunchFailure = match error {
         FlowError::Rejected(failure) => failure,
-        FlowError::Internal(error) => return AppError::Internal(error).into_response(),
+        FlowError::Internal(error) => {
+            state.metrics.launch_failed(crate::metrics::INTERNAL_ERROR_REASON);
+            return AppError::Internal(error).into_response();
+        }
         FlowError::BrowserCheck(BrowserCheck::NewWindow { state: login_state }) => {
             // The launch cannot finish in this frame; record it like a rejection and offer a new window.
             let failure = LaunchFailure::from(microcred_lti::LaunchError::StateFromAnotherBrowser);
@@ -163,6 +167,7 @@ async fn rejected(state: &AppState, error: FlowError) -> Response {
 }
 
 async fn record_failure(state: &AppState, failure: &LaunchFailure) {
+    state.metrics.launch_failed(failure.error.code());
     let request_id = telemetry::current_request_id();
     tracing::warn!(
         reason = failure.error.code(),

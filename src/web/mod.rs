@@ -9,6 +9,7 @@ pub mod api;
 pub mod assessor;
 pub mod headers;
 pub mod lti;
+pub mod metrics;
 pub mod page;
 pub mod pages;
 pub mod participant;
@@ -26,7 +27,11 @@ use crate::telemetry;
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
     let body_limit = (state.settings.server.max_body_mb as usize).saturating_mul(1024 * 1024);
-    Router::new()
+    let mut router = Router::new();
+    if state.settings.metrics.enabled {
+        router = router.merge(metrics::router());
+    }
+    router
         .merge(lti::router())
         .merge(registration::router())
         .merge(pages::router())
@@ -37,7 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::router())
         .merge(advantage::router())
         .layer(middleware::from_fn_with_state(state.clone(), headers::security_headers))
-        .layer(middleware::from_fn(telemetry::request_context))
+        .layer(middleware::from_fn_with_state(state.metrics.clone(), telemetry::request_context))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }

@@ -66,7 +66,7 @@ impl FromRequestParts<AppState> for CurrentSession {
                 sessions::resolve(state, &token).await?.ok_or(AppError::NoSession)?
             }
         };
-        tracing::Span::current().record("user_id", session.user_id);
+        crate::telemetry::record_user(session.user_id);
         let page_token = state.page_tokens.issue(&session.id, state.settings.session.idle_minutes * 60);
         Ok(CurrentSession { session, page_token })
     }

@@ -128,7 +128,11 @@ async fn upsert<C: ConnectionTrait>(
 }
 
 /// Import a validated catalogue in one transaction: all of it or nothing.
-pub async fn import(db: &DatabaseConnection, catalogue: &Catalogue, actor: Option<i64>) -> Result<ImportReport> {
+pub async fn import<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    catalogue: &Catalogue,
+    actor: Option<i64>,
+) -> Result<ImportReport> {
     let txn = db.begin().await?;
     let mut report = ImportReport::default();
     for definition in &catalogue.micro_credentials {
@@ -156,7 +160,12 @@ pub fn catalogue_problems(error: microcred_domain::CatalogueError) -> WorkflowEr
 }
 
 /// Load the sample catalogue when the database has no micro-credential yet.
-pub async fn load_samples_if_empty(db: &DatabaseConnection, folder: &Path) -> Result<Option<ImportReport>> {
+/// Run it inside the transaction of `store::begin_setup`, so that instances
+/// starting together on an empty database load the samples once.
+pub async fn load_samples_if_empty<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    folder: &Path,
+) -> Result<Option<ImportReport>> {
     if credential::Entity::find().count(db).await? > 0 {
         return Ok(None);
     }

@@ -1,15 +1,26 @@
 //! Uploaded files live outside the database behind [`FileStore`]. The
 //! local-folder store is the default; an S3-compatible store implements the
 //! same three calls. Keys are random, never derived from the uploaded name.
+//!
+//! Every instance of microcred must see the same files, because an upload
+//! reaches one instance and its download may reach another: the folder of
+//! [`LocalFileStore`] must be shared storage (a network mount) when several
+//! instances run.
 
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
+/// Storage of uploaded files by key. A key is 32 characters of the base64url
+/// alphabet (`A-Z`, `a-z`, `0-9`, `-`, `_`), chosen at random by the caller.
 #[async_trait]
 pub trait FileStore: Send + Sync {
+    /// Store `bytes` under `key`. When it returns, every instance's `get`
+    /// of `key` returns the whole file. No reader ever sees part of it.
     async fn put(&self, key: &str, bytes: &[u8]) -> anyhow::Result<()>;
+    /// Read the file stored under `key`. Fails when there is none.
     async fn get(&self, key: &str) -> anyhow::Result<Vec<u8>>;
+    /// Remove the file stored under `key`. Removing a missing key succeeds.
     async fn delete(&self, key: &str) -> anyhow::Result<()>;
 }
 

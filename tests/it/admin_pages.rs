@@ -9,10 +9,10 @@ use microcred_testkit::{role, StatusCode, TestPlatform};
 use sea_orm::{EntityTrait, PaginatorTrait};
 
 use crate::assessor_pages::{
-    assessor, describe, form_to, launch_as, participant, start, submit_work, test_catalogue, Person, COMPONENTS,
-    MASTERED, SLUG, TITLE,
+    assessor, form_to, launch_as, participant, start, submit_work, test_catalogue, Person, COMPONENTS, MASTERED, SLUG,
+    TITLE,
 };
-use crate::support::TestApp;
+use crate::support::{describe, TestApp};
 
 async fn admin(app: &TestApp, platform: &TestPlatform) -> Person {
     launch_as(app, platform, "root", "Rosa", "Admin", "admin-course", &[role::ADMINISTRATOR]).await

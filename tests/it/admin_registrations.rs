@@ -11,7 +11,8 @@ use microcred::workflow::catalogue;
 use microcred_testkit::{role, Browser, LaunchSpec, Method, Page, PlatformOptions, StatusCode, TestPlatform};
 use sea_orm::{EntityTrait, PaginatorTrait};
 
-use crate::assessor_pages::{describe, form_to, launch_as, submit_work, test_catalogue, Person, SLUG, TITLE};
+use crate::assessor_pages::{form_to, launch_as, submit_work, test_catalogue, Person, SLUG, TITLE};
+use crate::support::describe;
 use crate::support::TestApp;
 
 const LIST: &str = "/app/admin/platforms";

@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use microcred::advantage::passback;
-use microcred::platforms::PlatformInput;
-use microcred::sessions::{self, Session};
+use microcred::sessions::Session;
 use microcred::store::entities::{platform as platform_entity, score_outbox};
 use microcred::store::launches::{upsert_context, ContextRecord};
 use microcred::workflow::access::Viewer;
@@ -27,7 +26,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
 use serde_json::json;
 
-use crate::support::{self, Backend, TestApp, TestDatabase};
+use crate::support::{self, describe, registration, session_of, text_between, Backend, TestApp};
 
 /// Slug, title and CEUs of the micro-credential that `start` imports. The
 /// CEUs are not the default 2.0, so a score maximum taken from elsewhere shows.
@@ -110,19 +109,6 @@ fn tool_jwks_url(app: &TestApp) -> String {
     app.url("/.well-known/jwks.json")
 }
 
-fn registration(platform: &TestPlatform) -> PlatformInput {
-    PlatformInput {
-        issuer: platform.issuer().to_string(),
-        client_id: platform.client_id().to_string(),
-        deployment_ids: vec![platform.deployment_id().to_string()],
-        auth_url: platform.auth_url(),
-        token_url: platform.token_url(),
-        jwks_url: platform.jwks_url(),
-        token_audience: None,
-        manages_registrations: false,
-    }
-}
-
 pub(crate) fn fast_worker(settings: &mut microcred::config::Settings) {
     settings.passback.poll_interval_ms = POLL_INTERVAL_MS;
 }
@@ -134,7 +120,7 @@ async fn start() -> (TestApp, TestPlatform) {
     start_with(|_| {}).await
 }
 
-async fn start_with(configure: impl FnOnce(&mut microcred::config::Settings)) -> (TestApp, TestPlatform) {
+pub(crate) async fn start_with(configure: impl FnOnce(&mut microcred::config::Settings)) -> (TestApp, TestPlatform) {
     let app = TestApp::spawn_with(|settings| {
         fast_worker(settings);
         configure(settings);
@@ -184,26 +170,6 @@ impl Person {
     pub(crate) async fn get(&self, app: &TestApp, path: &str) -> Page {
         self.browser.get(&self.url(app, path)).await
     }
-}
-
-pub(crate) fn text_between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let from = text.find(start)? + start.len();
-    let length = text[from..].find(end)?;
-    Some(&text[from..from + length])
-}
-
-/// Status, URL and main content of a page, for assertion messages.
-pub(crate) fn describe(page: &Page) -> String {
-    let content = text_between(&page.body, "<main id=\"main\">", "</main>").unwrap_or(&page.body);
-    format!("{} {}\n{}", page.status, page.url, content.trim())
-}
-
-pub(crate) async fn session_of(app: &TestApp, token: &str) -> Session {
-    let session_id = app.state.page_tokens.verify(token).expect("the launch's page token verifies");
-    sessions::resolve_by_id(&app.state, &session_id)
-        .await
-        .expect("read the session")
-        .expect("the launch's session is live")
 }
 
 /// Launches `claims` and stops at the tool's redirect after the launch, so
@@ -276,7 +242,7 @@ fn add_link_line_item(platform: &TestPlatform) -> String {
 
 /// Launches Ada into the test course through `LINK`, with a line item in the
 /// launch. Returns her and the line item's URL.
-async fn launch_ada(app: &TestApp, platform: &TestPlatform) -> (Person, String) {
+pub(crate) async fn launch_ada(app: &TestApp, platform: &TestPlatform) -> (Person, String) {
     let line_item = add_link_line_item(platform);
     let learner = launch(app, platform, learner_claims(app, platform, &ada(), Some(&line_item))).await;
     (learner, line_item)
@@ -372,7 +338,7 @@ async fn wait_for_row(app: &TestApp, what: &str, done: impl Fn(&score_outbox::Mo
 }
 
 /// Makes every pending outbox row due now, instead of waiting out its backoff.
-async fn make_pending_due(app: &TestApp) {
+pub(crate) async fn make_pending_due(app: &TestApp) {
     score_outbox::Entity::update_many()
         .col_expr(score_outbox::Column::NextAttemptAt, Expr::value(Utc::now()))
         .filter(score_outbox::Column::Status.eq(passback::STATUS_PENDING))
@@ -975,14 +941,14 @@ async fn restart(mut app: TestApp, configure: impl FnOnce(&mut microcred::config
     let address: std::net::SocketAddr =
         app.base.trim_start_matches("http://").parse().expect("the app's base URL names a socket address");
     app.stop();
-    let database = std::mem::replace(&mut app.database, TestDatabase::create().await);
+    let database = app.database.clone();
     drop(app);
     wait_until_port_free(address).await;
     let mut settings = support::settings(&database.url, &database.folder());
     settings.server.bind = address;
     fast_worker(&mut settings);
     configure(&mut settings);
-    TestApp::start(settings, database).await
+    TestApp::start_on(settings, database).await
 }
 
 #[tokio::test]
@@ -1060,10 +1026,7 @@ async fn two_workers_send_each_score_once() {
     assert_eq!(outbox(&app).await.len(), LEARNERS);
 
     let first = restart(app, |settings| settings.passback.poll_interval_ms = 20).await;
-    let second_database = TestDatabase::create().await;
-    let mut settings = support::settings(&first.database.url, &second_database.folder());
-    settings.passback.poll_interval_ms = 20;
-    let second = TestApp::start(settings, second_database).await;
+    let second = first.spawn_sibling(|settings| settings.passback.poll_interval_ms = 20).await;
     platform.wait_for_scores(LEARNERS, WAIT).await;
     // Time for a duplicate send to arrive, if there is one.
     tokio::time::sleep(Duration::from_millis(500)).await;

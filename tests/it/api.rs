@@ -8,14 +8,13 @@ use std::time::Duration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use microcred::config::Settings;
-use microcred::platforms::PlatformInput;
 use microcred::web::api::{openapi, route_table};
 use microcred_testkit::{claim, role, Browser, LaunchSpec, PlatformOptions, TestPlatform, TestUser};
 use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, COOKIE};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::support::TestApp;
+use crate::support::{self, TestApp};
 
 /// The sample micro-credential in `config/catalogue/formative-assessment.toml`.
 const SLUG: &str = "exit-tickets";
@@ -38,17 +37,7 @@ async fn start_with(configure: impl FnOnce(&mut Settings)) -> (TestApp, TestPlat
 async fn start_platform(app: &TestApp) -> TestPlatform {
     let platform = TestPlatform::start(PlatformOptions::default()).await;
     platform.allow_redirect_uri(&app.launch_url());
-    app.register(PlatformInput {
-        issuer: platform.issuer().to_string(),
-        client_id: platform.client_id().to_string(),
-        deployment_ids: vec![platform.deployment_id().to_string()],
-        auth_url: platform.auth_url(),
-        token_url: platform.token_url(),
-        jwks_url: platform.jwks_url(),
-        token_audience: None,
-        manages_registrations: false,
-    })
-    .await;
+    app.register(support::registration(&platform)).await;
     platform
 }
 

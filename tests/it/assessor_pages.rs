@@ -5,8 +5,7 @@
 //!
 //! The helpers here are shared with `admin_pages`.
 
-use microcred::platforms::PlatformInput;
-use microcred::sessions::{self, Session};
+use microcred::sessions::Session;
 use microcred::store::entities::{assessment, attempt};
 use microcred::workflow::access::Viewer;
 use microcred::workflow::catalogue;
@@ -17,7 +16,7 @@ use microcred_testkit::{
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::support::TestApp;
+use crate::support::{describe, registration, session_of, url_with_token, TestApp};
 
 /// Slug of the micro-credential that `start` imports.
 pub const SLUG: &str = "test-talk";
@@ -114,17 +113,7 @@ pub async fn start() -> (TestApp, TestPlatform) {
     let app = TestApp::spawn().await;
     let platform = TestPlatform::start(PlatformOptions::default()).await;
     platform.allow_redirect_uri(&app.launch_url());
-    app.register(PlatformInput {
-        issuer: platform.issuer().to_string(),
-        client_id: platform.client_id().to_string(),
-        deployment_ids: vec![platform.deployment_id().to_string()],
-        auth_url: platform.auth_url(),
-        token_url: platform.token_url(),
-        jwks_url: platform.jwks_url(),
-        token_audience: None,
-        manages_registrations: false,
-    })
-    .await;
+    app.register(registration(&platform)).await;
     catalogue::import_text(&app.state.db, &test_catalogue(SLUG, TITLE), false, None)
         .await
         .expect("import the test catalogue");
@@ -150,9 +139,7 @@ impl Person {
 
     /// Returns an app URL with this person's page token added to its query.
     pub fn url(&self, app: &TestApp, path: &str) -> String {
-        let separator = if path.contains('?') { '&' } else { '?' };
-        let token: String = url::form_urlencoded::byte_serialize(self.token.as_bytes()).collect();
-        app.url(&format!("{path}{separator}_s={token}"))
+        url_with_token(app, path, &self.token)
     }
 
     pub async fn get(&self, app: &TestApp, path: &str) -> Page {
@@ -191,11 +178,7 @@ pub async fn launch_as(
     let token = page
         .location_param("_s")
         .unwrap_or_else(|| panic!("the launch of {sub} redirected without a page token: {}", describe(&page)));
-    let session_id = app.state.page_tokens.verify(&token).expect("the launch's page token verifies");
-    let session = sessions::resolve_by_id(&app.state, &session_id)
-        .await
-        .expect("read the session")
-        .expect("the launch's session is live");
+    let session = session_of(app, &token).await;
     Person { browser, token, session, name: user.name() }
 }
 
@@ -237,18 +220,6 @@ pub async fn stored_assessments(app: &TestApp, attempt_id: i64) -> Vec<assessmen
         .all(&app.state.db)
         .await
         .expect("read the assessments")
-}
-
-fn text_between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let from = text.find(start)? + start.len();
-    let length = text[from..].find(end)?;
-    Some(&text[from..from + length])
-}
-
-/// Status, URL and main content of a page, for assertion messages.
-pub fn describe(page: &Page) -> String {
-    let content = text_between(&page.body, "<main id=\"main\">", "</main>").unwrap_or(&page.body);
-    format!("{} {}\n{}", page.status, page.url, content.trim())
 }
 
 /// Returns the page's form whose action path is `path`.

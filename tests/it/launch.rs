@@ -13,7 +13,7 @@ use microcred_testkit::{
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::support::TestApp;
+use crate::support::{describe, registration, text_between, TestApp};
 
 const SESSION_COOKIE: &str = "microcred_session";
 const STATE_COOKIE_PREFIX: &str = "microcred_state_";
@@ -45,19 +45,6 @@ async fn start_platform(app: &TestApp) -> TestPlatform {
     platform
 }
 
-pub(crate) fn registration(platform: &TestPlatform) -> PlatformInput {
-    PlatformInput {
-        issuer: platform.issuer().to_string(),
-        client_id: platform.client_id().to_string(),
-        deployment_ids: vec![platform.deployment_id().to_string()],
-        auth_url: platform.auth_url(),
-        token_url: platform.token_url(),
-        jwks_url: platform.jwks_url(),
-        token_audience: None,
-        manages_registrations: false,
-    }
-}
-
 /// Builds a complete resource link launch for the default learner.
 pub(crate) fn claims(app: &TestApp, platform: &TestPlatform) -> LaunchClaims {
     platform.resource_link_claims(&app.launch_url())
@@ -86,18 +73,6 @@ pub(crate) async fn launch(app: &TestApp, platform: &TestPlatform, spec: LaunchS
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
-}
-
-fn text_between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let from = text.find(start)? + start.len();
-    let length = text[from..].find(end)?;
-    Some(&text[from..from + length])
-}
-
-/// Status, URL and main content of a page, for assertion messages.
-pub(crate) fn describe(page: &Page) -> String {
-    let content = text_between(&page.body, "<main id=\"main\">", "</main>").unwrap_or(&page.body);
-    format!("{} {}\n{}", page.status, page.url, content.trim())
 }
 
 fn sets_cookie(set_cookies: &[&str], name: &str) -> bool {

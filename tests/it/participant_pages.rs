@@ -5,26 +5,24 @@
 
 use chrono::{Duration, Utc};
 use microcred::config::Settings;
-use microcred::platforms::PlatformInput;
-use microcred::sessions;
 use microcred::store::entities::session;
 use microcred::workflow::access::Viewer;
 use microcred::workflow::assessing;
 use microcred::workflow::catalogue;
 use microcred::workflow::participation::{self, DraftInput};
-use microcred_testkit::{claim, role, Browser, HtmlForm, LaunchSpec, Method, Page, PlatformOptions, StatusCode, TestPlatform, TestUser};
+use microcred_testkit::{claim, role, HtmlForm, Method, Page, PlatformOptions, StatusCode, TestPlatform, TestUser};
 use sea_orm::sea_query::Expr;
 use sea_orm::EntityTrait;
 
-use crate::support::TestApp;
+use crate::support::{describe, launch_to_app, registration, text_between, TestApp, Visitor};
 
-const EXIT_TICKETS: &str = "exit-tickets";
+pub(crate) const EXIT_TICKETS: &str = "exit-tickets";
 const EXIT_TICKETS_TITLE: &str = "Using Exit Tickets to Adjust Instruction";
 const ACCOUNTABLE_TALK_TITLE: &str = "Structuring Accountable Student Talk";
 const COURSE_URL: &str = "https://learn.example.org/courses/formative-assessment-foundations";
 /// The first component of `exit-tickets`: text of 250 to 900 words, a
 /// reflection of 50 to 300 words, and up to two optional files.
-const DESIGN: &str = "design";
+pub(crate) const DESIGN: &str = "design";
 
 /// A small micro-credential whose five components take text without word
 /// limits, each rated on one criterion, so tests can earn it quickly.
@@ -99,68 +97,15 @@ async fn start_with(configure: impl FnOnce(&mut Settings)) -> (TestApp, TestPlat
     let app = TestApp::spawn_with(configure).await;
     let platform = TestPlatform::start(PlatformOptions::default()).await;
     platform.allow_redirect_uri(&app.launch_url());
-    app.register(PlatformInput {
-        issuer: platform.issuer().to_string(),
-        client_id: platform.client_id().to_string(),
-        deployment_ids: vec![platform.deployment_id().to_string()],
-        auth_url: platform.auth_url(),
-        token_url: platform.token_url(),
-        jwks_url: platform.jwks_url(),
-        token_audience: None,
-        manages_registrations: false,
-    })
-    .await;
+    app.register(registration(&platform)).await;
     (app, platform)
 }
 
-/// A launched user: the browser and the page token the launch ended with.
-struct Visitor {
-    browser: Browser,
-    token: String,
-    landing: Page,
-}
-
-impl Visitor {
-    /// Returns an app URL with the page token added to its query.
-    fn url(&self, app: &TestApp, path: &str) -> String {
-        let separator = if path.contains('?') { '&' } else { '?' };
-        let token: String = url::form_urlencoded::byte_serialize(self.token.as_bytes()).collect();
-        app.url(&format!("{path}{separator}_s={token}"))
-    }
-
-    async fn get(&self, app: &TestApp, path: &str) -> Page {
-        self.browser.get(&self.url(app, path)).await
-    }
-
-    async fn viewer(&self, app: &TestApp) -> Viewer {
-        let session_id = app.state.page_tokens.verify(&self.token).expect("the page token verifies");
-        let session = sessions::resolve_by_id(&app.state, &session_id)
-            .await
-            .expect("read the session")
-            .expect("the session is live");
-        Viewer::from(&session)
-    }
-}
-
-/// Launches `claims` in a new browser and checks that it ends on `/app`.
-async fn launch(app: &TestApp, platform: &TestPlatform, claims: microcred_testkit::LaunchClaims) -> Visitor {
-    let browser = Browser::new();
-    let landing = platform.launch(&browser, &app.login_url(), LaunchSpec::new(claims)).await;
-    assert_eq!(landing.status, StatusCode::OK, "{}", describe(&landing));
-    assert_eq!(landing.url.path(), "/app", "{}", describe(&landing));
-    let token = landing
-        .url
-        .query_pairs()
-        .find(|(name, _)| name == "_s")
-        .map(|(_, value)| value.into_owned())
-        .unwrap_or_else(|| panic!("the launch ended without a page token: {}", landing.url));
-    Visitor { browser, token, landing }
-}
 
 /// Launches the default learner, Ada Lovelace, in "Professional Development 101".
 async fn launch_learner(app: &TestApp, platform: &TestPlatform) -> Visitor {
     let claims = platform.resource_link_claims(&app.launch_url()).with_roles([role::LEARNER]);
-    launch(app, platform, claims).await
+    launch_to_app(app, platform, claims).await
 }
 
 /// The course id that the test platform's launches carry unless a test sets another.
@@ -175,18 +120,12 @@ async fn launch_assessor(app: &TestApp, platform: &TestPlatform, course: &str) -
         .with_roles([role::INSTRUCTOR])
         .with(&[claim::CONTEXT, "id"], course)
         .with(&[claim::RESOURCE_LINK, "id"], "testkit-resource-link-coach");
-    launch(app, platform, claims).await
-}
-
-fn text_between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let from = text.find(start)? + start.len();
-    let length = text[from..].find(end)?;
-    Some(&text[from..from + length])
+    launch_to_app(app, platform, claims).await
 }
 
 /// Decodes the character references that the templates write, so tests can
 /// look for text as a reader sees it.
-fn decoded(html: &str) -> String {
+pub(crate) fn decoded(html: &str) -> String {
     html.replace("&#x2f;", "/")
         .replace("&#x27;", "'")
         .replace("&quot;", "\"")
@@ -196,18 +135,12 @@ fn decoded(html: &str) -> String {
 }
 
 /// Tells whether the page's HTML, with character references decoded, contains `text`.
-fn shows(page: &Page, text: &str) -> bool {
+pub(crate) fn shows(page: &Page, text: &str) -> bool {
     decoded(&page.body).contains(text)
 }
 
-/// Status, URL and main content of a page, for assertion messages.
-fn describe(page: &Page) -> String {
-    let content = text_between(&page.body, "<main id=\"main\">", "</main>").unwrap_or(&page.body);
-    format!("{} {}\n{}", page.status, page.url, content.trim())
-}
-
 /// Returns the page's form whose action path ends with `suffix`.
-fn form_ending(page: &Page, suffix: &str) -> HtmlForm {
+pub(crate) fn form_ending(page: &Page, suffix: &str) -> HtmlForm {
     page.forms()
         .into_iter()
         .find(|form| form.action.path().ends_with(suffix))
@@ -215,13 +148,13 @@ fn form_ending(page: &Page, suffix: &str) -> HtmlForm {
 }
 
 /// Returns `count` distinct words.
-fn words(count: usize) -> String {
+pub(crate) fn words(count: usize) -> String {
     (1..=count).map(|i| format!("word{i}")).collect::<Vec<_>>().join(" ")
 }
 
 /// Registers for `slug` through the overview's form, ticking `ticked`, and
 /// returns the page the registration ends on.
-async fn register(app: &TestApp, visitor: &Visitor, slug: &str, ticked: &[&str]) -> Page {
+pub(crate) async fn register(app: &TestApp, visitor: &Visitor, slug: &str, ticked: &[&str]) -> Page {
     let overview = visitor.get(app, &format!("/app/credentials/{slug}")).await;
     assert_eq!(overview.status, StatusCode::OK, "{}", describe(&overview));
     let mut form = form_ending(&overview, "/enroll");
@@ -232,7 +165,7 @@ async fn register(app: &TestApp, visitor: &Visitor, slug: &str, ticked: &[&str])
 }
 
 /// Returns the enrolment id in the component links of an overview page.
-fn enrollment_id(overview: &Page) -> i64 {
+pub(crate) fn enrollment_id(overview: &Page) -> i64 {
     text_between(&overview.body, "href=\"/app/enrollments/", "/components/")
         .and_then(|id| id.parse().ok())
         .unwrap_or_else(|| panic!("the overview links to no component: {}", describe(overview)))
@@ -240,7 +173,7 @@ fn enrollment_id(overview: &Page) -> i64 {
 
 /// Registers for `slug`, opens `component` and starts a draft. Returns the
 /// component page with the draft editor.
-async fn open_draft(app: &TestApp, visitor: &Visitor, slug: &str, component: &str) -> Page {
+pub(crate) async fn open_draft(app: &TestApp, visitor: &Visitor, slug: &str, component: &str) -> Page {
     let overview = register(app, visitor, slug, &[]).await;
     let enrollment = enrollment_id(&overview);
     let page = visitor.get(app, &format!("/app/enrollments/{enrollment}/components/{component}")).await;
@@ -252,12 +185,12 @@ async fn open_draft(app: &TestApp, visitor: &Visitor, slug: &str, component: &st
 }
 
 /// Returns the draft editor's form on a component page.
-fn draft_form(page: &Page) -> HtmlForm {
+pub(crate) fn draft_form(page: &Page) -> HtmlForm {
     form_ending(page, "/draft")
 }
 
 /// Returns the attempt id in the draft editor's action.
-fn draft_attempt_id(page: &Page) -> i64 {
+pub(crate) fn draft_attempt_id(page: &Page) -> i64 {
     let form = draft_form(page);
     form.action
         .path()
@@ -268,14 +201,14 @@ fn draft_attempt_id(page: &Page) -> i64 {
 }
 
 /// Saves `text` and `reflection` through the draft editor of `page`.
-async fn save_draft(visitor: &Visitor, page: &Page, text: &str, reflection: &str) -> Page {
+pub(crate) async fn save_draft(visitor: &Visitor, page: &Page, text: &str, reflection: &str) -> Page {
     let form = draft_form(page).with_field("text", text).with_field("reflection", reflection);
     visitor.browser.submit_form(&form).await
 }
 
 /// Posts the draft editor of `page`, with `text` and `reflection`, to the
 /// Submit for assessment button's `formaction`.
-async fn submit_draft(visitor: &Visitor, page: &Page, text: &str, reflection: &str) -> Page {
+pub(crate) async fn submit_draft(visitor: &Visitor, page: &Page, text: &str, reflection: &str) -> Page {
     let attempt_id = draft_attempt_id(page);
     let submit_path = format!("/app/attempts/{attempt_id}/submit");
     assert!(
@@ -289,7 +222,7 @@ async fn submit_draft(visitor: &Visitor, page: &Page, text: &str, reflection: &s
 }
 
 /// Uploads `bytes` as the `file` field to an attempt, without following the redirect.
-async fn upload(app: &TestApp, visitor: &Visitor, attempt_id: i64, name: &str, content_type: &str, bytes: Vec<u8>) -> reqwest::Response {
+pub(crate) async fn upload(app: &TestApp, visitor: &Visitor, attempt_id: i64, name: &str, content_type: &str, bytes: Vec<u8>) -> reqwest::Response {
     let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()).mime_str(content_type).expect("a valid content type");
     let form = reqwest::multipart::Form::new().part("file", part);
     http_client()
@@ -300,7 +233,7 @@ async fn upload(app: &TestApp, visitor: &Visitor, attempt_id: i64, name: &str, c
         .expect("send the upload")
 }
 
-fn http_client() -> reqwest::Client {
+pub(crate) fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
@@ -317,7 +250,7 @@ async fn expire_sessions(app: &TestApp) {
         .expect("expire the sessions");
 }
 
-fn pdf_bytes(size: usize) -> Vec<u8> {
+pub(crate) fn pdf_bytes(size: usize) -> Vec<u8> {
     let mut bytes = b"%PDF-1.4\n%\xE2\xE3\xCF\xD3\n".to_vec();
     bytes.extend((0..size.saturating_sub(bytes.len())).map(|i| (i % 251) as u8));
     bytes
@@ -348,7 +281,7 @@ async fn landing_page_without_name_uses_neutral_phrase() {
         .without(&["given_name"])
         .without(&["family_name"]);
 
-    let learner = launch(&app, &platform, claims).await;
+    let learner = launch_to_app(&app, &platform, claims).await;
 
     assert!(shows(&learner.landing, "Your LMS did not share your name"), "{}", describe(&learner.landing));
     assert!(!shows(&learner.landing, "Lovelace"), "{}", describe(&learner.landing));
@@ -362,7 +295,7 @@ async fn landing_page_opens_linked_credential() {
         .with_roles([role::LEARNER])
         .with_custom("microcredential", EXIT_TICKETS);
 
-    let learner = launch(&app, &platform, claims).await;
+    let learner = launch_to_app(&app, &platform, claims).await;
     let page = &learner.landing;
 
     assert!(shows(&page, &format!("<h1>{EXIT_TICKETS_TITLE}</h1>")), "{}", describe(page));

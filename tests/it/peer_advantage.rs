@@ -22,10 +22,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::advantage::{
-    assert_ags_timestamp, assess, catalogue_toml, describe, fast_worker, session_of, submit, text_between, Person,
-    CEUS, COMPONENTS, SLUG, TITLE, WAIT,
+    assert_ags_timestamp, assess, catalogue_toml, fast_worker, submit, Person, CEUS, COMPONENTS, SLUG, TITLE, WAIT,
 };
-use crate::support::TestApp;
+use crate::support::{describe, session_of, text_between, TestApp};
 
 /// Time the peer may take to start and print its ready line. It normally
 /// starts within a few seconds.

@@ -10,7 +10,8 @@ use microcred_testkit::{Browser, LaunchSpec, Page, PlatformOptions, StatusCode, 
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{json, Value};
 
-use crate::launch::{assert_launched, assert_rejected, claims, claims_for, describe, launch, numbered_user};
+use crate::launch::{assert_launched, assert_rejected, claims, claims_for, launch, numbered_user};
+use crate::support::describe;
 use crate::support::TestApp;
 
 const TOOL_CONFIGURATION: &str = "https://purl.imsglobal.org/spec/lti-tool-configuration";
@@ -404,7 +405,7 @@ async fn platform_key_rotation_during_launches_fails_none() {
             .with_jwks_cache_control(Some("public, max-age=300")),
     )
     .await;
-    app.register(crate::launch::registration(&platform)).await;
+    app.register(crate::support::registration(&platform)).await;
     let new_keys = [TestKey::fixed(2), TestKey::fixed(3), TestKey::generate()];
 
     let mut failures = Vec::new();
