@@ -17,7 +17,7 @@ use microcred_lti::advantage::{
 };
 use microcred_lti::claims::AgsEndpointClaim;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{
+use sea_orm::{Condition, 
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
     FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
@@ -163,6 +163,14 @@ impl StateChangeHook for PassbackHook {
 /// Claim up to `limit` due rows for this worker.
 pub async fn claim(db: &DatabaseConnection, limit: u64) -> Result<Vec<score_outbox::Model>, sea_orm::DbErr> {
     let now = Utc::now();
+    // Look before claiming: the claiming UPDATE takes SQLite's write lock even
+    // when no row is due, which would hold up every other writer once per poll.
+    let due = Condition::any()
+        .add(score_outbox::Column::Status.eq(STATUS_PENDING).and(score_outbox::Column::NextAttemptAt.lte(now)))
+        .add(score_outbox::Column::Status.eq(STATUS_SENDING).and(score_outbox::Column::LockedUntil.lt(now)));
+    if score_outbox::Entity::find().filter(due).one(db).await?.is_none() {
+        return Ok(Vec::new());
+    }
     let locked_until = now + Duration::seconds(LOCK_SECS);
     let backend = db.get_database_backend();
     let sql = match backend {
