@@ -393,7 +393,11 @@ async fn check_deployment(app: &AppState, platform: &platform::Model, deployment
             client_id: platform.client_id.clone(),
         }
         .into()),
-        Some(_) => Err(unknown().into()),
+        Some(_) => Err(LaunchError::DeploymentDisabled {
+            deployment_id: deployment_id.to_string(),
+            client_id: platform.client_id.clone(),
+        }
+        .into()),
         None => {
             if app.settings.lti.unknown_deployment == UnknownDeploymentPolicy::Pending {
                 platform_store::ensure_deployment(&app.db, platform.id, deployment_id, STATUS_PENDING).await?;

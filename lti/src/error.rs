@@ -65,6 +65,8 @@ pub enum LaunchError {
     UnknownDeployment { deployment_id: String, client_id: String },
     #[error("deployment {deployment_id} of client {client_id} waits for an admin's approval")]
     DeploymentPending { deployment_id: String, client_id: String },
+    #[error("deployment {deployment_id} of client {client_id} is disabled")]
+    DeploymentDisabled { deployment_id: String, client_id: String },
     #[error("LTI version {version} is not supported; expected 1.3.0")]
     UnsupportedVersion { version: String },
     #[error("the id_token has no message_type claim")]
@@ -109,6 +111,7 @@ impl LaunchError {
             Self::NonceMismatch => "nonce_mismatch",
             Self::UnknownDeployment { .. } => "unknown_deployment",
             Self::DeploymentPending { .. } => "deployment_pending",
+            Self::DeploymentDisabled { .. } => "deployment_disabled",
             Self::UnsupportedVersion { .. } => "unsupported_version",
             Self::MissingMessageType => "missing_message_type",
             Self::UnsupportedMessageType { .. } => "unsupported_message_type",
@@ -170,6 +173,10 @@ impl LaunchError {
             ),
             Self::DeploymentPending { deployment_id, client_id } => format!(
                 "Approve deployment {deployment_id} of client {client_id} in microcred's admin pages."
+            ),
+            Self::DeploymentDisabled { deployment_id, client_id } => format!(
+                "Deployment {deployment_id} of client {client_id} was disabled; approve it again on microcred's \
+                 Registrations admin page if its launches should be accepted."
             ),
             Self::UnknownKid { jwks_url, .. } | Self::KeySetUnavailable { jwks_url, .. } => {
                 format!("Check that the platform's key set URL {jwks_url} is correct and reachable from microcred.")

@@ -301,7 +301,7 @@ async fn deployment_approve_and_disable() {
     assert_eq!(disabled.url.path(), format!("/app/admin/platforms/{id}"));
     let notice = "Deployment dep-new of Client district-dep is disabled.";
     assert!(disabled.body.contains(notice), "{}", describe(&disabled));
-    assert_launch_rejected(&app, &district, "unknown_deployment").await;
+    assert_launch_rejected(&app, &district, "deployment_disabled").await;
 }
 
 #[tokio::test]
