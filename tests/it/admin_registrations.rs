@@ -471,3 +471,28 @@ async fn post_without_page_token_is_rejected() {
     assert_eq!(forged.status, StatusCode::UNAUTHORIZED, "{}", describe(&forged));
     assert_eq!(stored(&app, &district).await.status, platform_store::STATUS_ACTIVE);
 }
+
+/// The whole registration of a new LMS: it registers microcred through LTI
+/// Dynamic Registration, an administrator approves it on this page, and its
+/// users launch; the admin's approval is the only manual step.
+#[tokio::test]
+async fn dynamic_registration_approved_on_the_page_then_launches() {
+    let (app, home) = start().await;
+    let district = TestPlatform::start(
+        PlatformOptions::default().with_client_id("district-dynamic").with_deployment_id("district-dynamic-1"),
+    )
+    .await;
+    let registered = Browser::new().get(&district.registration_start_url(&app.url("/lti/register"))).await;
+    assert_eq!(registered.status, StatusCode::OK, "{}", describe(&registered));
+    let pending = stored(&app, &district).await;
+    assert_eq!(pending.status, platform_store::STATUS_PENDING);
+    assert_launch_rejected(&app, &district, "registration_pending").await;
+    let rosa = admin(&app, &home).await;
+
+    let page = rosa.get(&app, LIST).await;
+    let approved = submit(&rosa, &page, &format!("/app/admin/platforms/{}/approve", pending.id)).await;
+
+    assert_eq!(approved.url.path(), LIST);
+    assert_eq!(stored(&app, &district).await.status, platform_store::STATUS_ACTIVE);
+    learner(&app, &district, "lee").await;
+}
