@@ -29,16 +29,7 @@ fn html(text: &str) -> String {
 }
 
 fn registration(platform: &TestPlatform, manages_registrations: bool) -> PlatformInput {
-    PlatformInput {
-        issuer: platform.issuer().to_string(),
-        client_id: platform.client_id().to_string(),
-        deployment_ids: vec![platform.deployment_id().to_string()],
-        auth_url: platform.auth_url(),
-        token_url: platform.token_url(),
-        jwks_url: platform.jwks_url(),
-        token_audience: None,
-        manages_registrations,
-    }
+    PlatformInput { manages_registrations, ..crate::support::registration(platform) }
 }
 
 /// Starts a test platform that accepts the app's redirect URI, without registering it.

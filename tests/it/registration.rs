@@ -341,16 +341,7 @@ async fn two_registrations_under_one_issuer_launch_their_own_users() {
     )
     .await;
     for platform in [&east, &west] {
-        app.register(PlatformInput {
-            issuer: ISSUER.to_string(),
-            client_id: platform.client_id().to_string(),
-            deployment_ids: vec![platform.deployment_id().to_string()],
-            auth_url: platform.auth_url(),
-            token_url: platform.token_url(),
-            jwks_url: platform.jwks_url(),
-            token_audience: None,
-            manages_registrations: false,
-        })
+        app.register(PlatformInput { issuer: ISSUER.to_string(), ..crate::support::registration(platform) })
         .await;
     }
     let east_teacher = TestUser::new("east-7", "Ada", "East", "ada@east.example");
