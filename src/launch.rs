@@ -12,6 +12,7 @@ use microcred_lti::login::{AuthorizationRequest, LoginInitiation};
 use microcred_lti::verify::check_message;
 use microcred_lti::{verify_id_token, ExpectedPlatform, LaunchError, MessageType, RoleSet, VerifyOptions};
 use openidconnect::{CsrfToken, Nonce};
+use sea_orm::TransactionTrait;
 use serde::Deserialize;
 use url::Url;
 
@@ -425,8 +426,11 @@ async fn record_launch(
 ) -> Result<CompletedLaunch, FlowError> {
     let subject = claims.sub.as_deref().unwrap_or_default();
     let name = claims.display_name();
+    // One transaction for every row a launch writes: one commit instead of
+    // one per row, and no half-recorded launch when a write fails.
+    let txn = app.db.begin().await?;
     let user = launch_store::upsert_user(
-        &app.db,
+        &txn,
         UserRecord {
             platform_id: platform.id,
             issuer: &platform.issuer,
@@ -447,7 +451,7 @@ async fn record_launch(
     };
     let context = Some(
         launch_store::upsert_context(
-            &app.db,
+            &txn,
             ContextRecord { platform_id: platform.id, issuer: &platform.issuer, context_id, label, title },
         )
         .await?,
@@ -456,7 +460,7 @@ async fn record_launch(
     let link = match &claims.resource_link {
         Some(link) if !link.id.trim().is_empty() => Some(
             launch_store::upsert_resource_link(
-                &app.db,
+                &txn,
                 ResourceLinkRecord {
                     platform_id: platform.id,
                     context_pk: context.as_ref().map(|c| c.id),
@@ -471,7 +475,7 @@ async fn record_launch(
         _ => None,
     };
     if let (Some(ags), Some(link)) = (&claims.ags, &link) {
-        crate::advantage::passback::record_link_services(&app.db, platform.id, link.id, ags).await?;
+        crate::advantage::passback::record_link_services(&txn, platform.id, link.id, ags).await?;
     }
     let roles = RoleSet::from_claim(claims.roles.as_deref().unwrap_or_default());
     let details = LaunchDetails {
@@ -485,7 +489,8 @@ async fn record_launch(
         platform_name: claims.tool_platform.as_ref().and_then(|p| p.name.clone()),
     };
     let session_token = sessions::create(
-        app,
+        &txn,
+        app.settings.session.max_hours,
         NewSession {
             user_id: user.id,
             platform_id: platform.id,
@@ -498,5 +503,6 @@ async fn record_launch(
         },
     )
     .await?;
+    txn.commit().await?;
     Ok(CompletedLaunch { session_token, message_type, roles, user_id: user.id, state: String::new() })
 }
