@@ -101,12 +101,16 @@ pub struct LoginRedirect {
     pub platform_origin: String,
 }
 
-/// Find the registration for a login initiation.
+/// Find the registration for a login initiation, from the short-lived
+/// cache when it holds the issuer and client id.
 async fn find_platform(
     app: &AppState,
     issuer: &str,
     client_id: Option<&str>,
 ) -> Result<platform::Model, FlowError> {
+    if let Some(cached) = client_id.and_then(|client_id| app.login_registrations.get(issuer, client_id)) {
+        return Ok(cached);
+    }
     let found = match client_id {
         Some(client_id) => match platform_store::find(&app.db, issuer, client_id).await? {
             Some(platform) => platform,
@@ -152,6 +156,9 @@ async fn find_platform(
     if found.status != STATUS_ACTIVE {
         let error = LaunchError::RegistrationDisabled { client_id: found.client_id.clone() };
         return Err(LaunchFailure::from_platform(error, &found).into());
+    }
+    if client_id.is_some() {
+        app.login_registrations.put(&found);
     }
     Ok(found)
 }
@@ -290,10 +297,9 @@ pub async fn complete_launch(
     let id_token = form.id_token.filter(|t| !t.is_empty()).ok_or(LaunchError::MissingIdToken)?;
     let state = form.state.filter(|s| !s.is_empty()).ok_or(LaunchError::MissingState)?;
 
-    let login = launch_store::find_login_state(&app.db, &state).await?.ok_or(LaunchError::UnknownState)?;
-    let platform = platform_store::by_id(&app.db, login.platform_id)
-        .await?
-        .ok_or(LaunchError::UnknownState)?;
+    let (login, platform) =
+        launch_store::find_login_state_with_platform(&app.db, &state).await?.ok_or(LaunchError::UnknownState)?;
+    let platform = platform.ok_or(LaunchError::UnknownState)?;
     let fail = |error: LaunchError| FlowError::Rejected(LaunchFailure::from_platform(error, &platform));
     if login.used_at.is_some() {
         return Err(fail(LaunchError::StateAlreadyUsed));

@@ -2,14 +2,13 @@
 
 use std::time::Duration;
 
-/// Resident memory (`VmRSS`) and its high-water mark (`VmHWM`) in kB.
+/// Resident memory (`VmRSS`) in kB.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Memory {
     pub rss_kb: u64,
-    pub hwm_kb: u64,
 }
 
-/// Read `VmRSS` and `VmHWM` from `/proc/PID/status`.
+/// Read `VmRSS` from `/proc/PID/status`.
 pub fn memory(pid: u32) -> anyhow::Result<Memory> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     Ok(parse_memory(&status))
@@ -24,7 +23,7 @@ fn parse_memory(status: &str) -> Memory {
             .and_then(|kb| kb.parse().ok())
             .unwrap_or(0)
     };
-    Memory { rss_kb: field("VmRSS:"), hwm_kb: field("VmHWM:") }
+    Memory { rss_kb: field("VmRSS:") }
 }
 
 /// User plus system CPU time of a process so far, from `/proc/PID/stat`.
@@ -79,7 +78,6 @@ mod tests {
         let status = "Name:\tmicrocred\nVmHWM:\t   51200 kB\nVmRSS:\t   40960 kB\nThreads:\t5\n";
         let memory = parse_memory(status);
         assert_eq!(memory.rss_kb, 40960);
-        assert_eq!(memory.hwm_kb, 51200);
     }
 
     #[test]
