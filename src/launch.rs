@@ -12,6 +12,7 @@ use microcred_lti::login::{AuthorizationRequest, LoginInitiation};
 use microcred_lti::verify::check_message;
 use microcred_lti::{verify_id_token, ExpectedPlatform, LaunchError, MessageType, RoleSet, VerifyOptions};
 use openidconnect::{CsrfToken, Nonce};
+use sea_orm::TransactionTrait;
 use serde::Deserialize;
 use url::Url;
 
@@ -100,12 +101,16 @@ pub struct LoginRedirect {
     pub platform_origin: String,
 }
 
-/// Find the registration for a login initiation.
+/// Find the registration for a login initiation, from the short-lived
+/// cache when it holds the issuer and client id.
 async fn find_platform(
     app: &AppState,
     issuer: &str,
     client_id: Option<&str>,
 ) -> Result<platform::Model, FlowError> {
+    if let Some(cached) = client_id.and_then(|client_id| app.login_registrations.get(issuer, client_id)) {
+        return Ok(cached);
+    }
     let found = match client_id {
         Some(client_id) => match platform_store::find(&app.db, issuer, client_id).await? {
             Some(platform) => platform,
@@ -155,6 +160,9 @@ async fn find_platform(
             LaunchError::RegistrationDisabled { client_id: found.client_id.clone() }
         };
         return Err(LaunchFailure::from_platform(error, &found).into());
+    }
+    if client_id.is_some() {
+        app.login_registrations.put(&found);
     }
     Ok(found)
 }
@@ -293,10 +301,9 @@ pub async fn complete_launch(
     let id_token = form.id_token.filter(|t| !t.is_empty()).ok_or(LaunchError::MissingIdToken)?;
     let state = form.state.filter(|s| !s.is_empty()).ok_or(LaunchError::MissingState)?;
 
-    let login = launch_store::find_login_state(&app.db, &state).await?.ok_or(LaunchError::UnknownState)?;
-    let platform = platform_store::by_id(&app.db, login.platform_id)
-        .await?
-        .ok_or(LaunchError::UnknownState)?;
+    let (login, platform) =
+        launch_store::find_login_state_with_platform(&app.db, &state).await?.ok_or(LaunchError::UnknownState)?;
+    let platform = platform.ok_or(LaunchError::UnknownState)?;
     let fail = |error: LaunchError| FlowError::Rejected(LaunchFailure::from_platform(error, &platform));
     if login.used_at.is_some() {
         return Err(fail(LaunchError::StateAlreadyUsed));
@@ -437,8 +444,11 @@ async fn record_launch(
 ) -> Result<CompletedLaunch, FlowError> {
     let subject = claims.sub.as_deref().unwrap_or_default();
     let name = claims.display_name();
+    // One transaction for every row a launch writes: one commit instead of
+    // one per row, and no half-recorded launch when a write fails.
+    let txn = app.db.begin().await?;
     let user = launch_store::upsert_user(
-        &app.db,
+        &txn,
         UserRecord {
             platform_id: platform.id,
             issuer: &platform.issuer,
@@ -459,7 +469,7 @@ async fn record_launch(
     };
     let context = Some(
         launch_store::upsert_context(
-            &app.db,
+            &txn,
             ContextRecord { platform_id: platform.id, issuer: &platform.issuer, context_id, label, title },
         )
         .await?,
@@ -468,7 +478,7 @@ async fn record_launch(
     let link = match &claims.resource_link {
         Some(link) if !link.id.trim().is_empty() => Some(
             launch_store::upsert_resource_link(
-                &app.db,
+                &txn,
                 ResourceLinkRecord {
                     platform_id: platform.id,
                     context_pk: context.as_ref().map(|c| c.id),
@@ -483,7 +493,7 @@ async fn record_launch(
         _ => None,
     };
     if let (Some(ags), Some(link)) = (&claims.ags, &link) {
-        crate::advantage::passback::record_link_services(&app.db, platform.id, link.id, ags).await?;
+        crate::advantage::passback::record_link_services(&txn, platform.id, link.id, ags).await?;
     }
     let roles = RoleSet::from_claim(claims.roles.as_deref().unwrap_or_default());
     let details = LaunchDetails {
@@ -497,7 +507,8 @@ async fn record_launch(
         platform_name: claims.tool_platform.as_ref().and_then(|p| p.name.clone()),
     };
     let session_token = sessions::create(
-        app,
+        &txn,
+        app.settings.session.max_hours,
         NewSession {
             user_id: user.id,
             platform_id: platform.id,
@@ -510,5 +521,6 @@ async fn record_launch(
         },
     )
     .await?;
+    txn.commit().await?;
     Ok(CompletedLaunch { session_token, message_type, roles, user_id: user.id, state: String::new() })
 }

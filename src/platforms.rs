@@ -3,6 +3,10 @@
 
 pub mod manage;
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use sea_orm::DatabaseConnection;
 use url::Url;
 
@@ -266,5 +270,85 @@ mod tests {
             problems[2].to_string(),
             "auth URL \"lms.example.org/auth\" is not an absolute http or https URL"
         );
+    }
+}
+
+/// How long a login initiation may reuse a registration read earlier.
+pub const LOGIN_REGISTRATION_TTL: Duration = Duration::from_secs(5);
+
+/// Active registrations found by issuer and client id, kept for
+/// [`LOGIN_REGISTRATION_TTL`] so that login initiations skip a database
+/// read.
+///
+/// Only the login uses it. The launch reads the registration again from the
+/// database, so a registration disabled with `microcred platform remove`
+/// opens no session from that moment, although its logins may still be
+/// redirected to the platform for up to the TTL.
+#[derive(Debug, Default)]
+pub struct LoginRegistrations {
+    entries: Mutex<HashMap<(String, String), (Instant, platform::Model)>>,
+}
+
+/// Entries kept at most; the map is emptied when it would grow past this,
+/// which only a deployment with this many registrations reaches.
+const MAX_CACHED_REGISTRATIONS: usize = 1024;
+
+impl LoginRegistrations {
+    /// The cached active registration for `issuer` and `client_id`, if it was read less than the TTL ago.
+    pub fn get(&self, issuer: &str, client_id: &str) -> Option<platform::Model> {
+        let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (read_at, platform) = entries.get(&(issuer.to_string(), client_id.to_string()))?;
+        (read_at.elapsed() < LOGIN_REGISTRATION_TTL).then(|| platform.clone())
+    }
+
+    /// Keep `platform` when it is active; any other status is read again at every login.
+    pub fn put(&self, platform: &platform::Model) {
+        if platform.status != platform_store::STATUS_ACTIVE {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if entries.len() >= MAX_CACHED_REGISTRATIONS {
+            entries.clear();
+        }
+        entries.insert((platform.issuer.clone(), platform.client_id.clone()), (Instant::now(), platform.clone()));
+    }
+}
+
+#[cfg(test)]
+mod login_cache_tests {
+    use super::*;
+
+    fn registration(status: &str) -> platform::Model {
+        platform::Model {
+            id: 1,
+            issuer: "https://lms.example.edu".into(),
+            client_id: "client-1".into(),
+            auth_url: "https://lms.example.edu/auth".into(),
+            token_url: "https://lms.example.edu/token".into(),
+            jwks_url: "https://lms.example.edu/jwks".into(),
+            token_audience: None,
+            status: status.into(),
+            created_at: chrono::Utc::now(),
+            source: platform_store::SOURCE_MANUAL.into(),
+            product_family: None,
+            display_name: None,
+            manages_registrations: false,
+            updated_at: None,
+        }
+    }
+
+    #[test]
+    fn login_cache_keeps_active_registration() {
+        let cache = LoginRegistrations::default();
+        cache.put(&registration(platform_store::STATUS_ACTIVE));
+        assert_eq!(cache.get("https://lms.example.edu", "client-1").map(|p| p.id), Some(1));
+        assert!(cache.get("https://lms.example.edu", "client-2").is_none());
+    }
+
+    #[test]
+    fn login_cache_skips_disabled_registration() {
+        let cache = LoginRegistrations::default();
+        cache.put(&registration(platform_store::STATUS_DISABLED));
+        assert!(cache.get("https://lms.example.edu", "client-1").is_none());
     }
 }

@@ -8,6 +8,7 @@ use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use microcred_lti::{MessageType, RoleSet};
 use rand::RngCore;
+use sea_orm::ConnectionTrait;
 use sha2::{Digest, Sha256};
 
 use crate::launch::LaunchDetails;
@@ -52,8 +53,9 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Open a session and return its token.
-pub async fn create(app: &AppState, new: NewSession) -> anyhow::Result<String> {
+/// Open a session that ends `max_hours` from now and return its token.
+/// `db` may be a transaction, so that the session is stored with the rest of a launch.
+pub async fn create<C: ConnectionTrait>(db: &C, max_hours: i64, new: NewSession) -> anyhow::Result<String> {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     let token = URL_SAFE_NO_PAD.encode(bytes);
@@ -69,10 +71,10 @@ pub async fn create(app: &AppState, new: NewSession) -> anyhow::Result<String> {
         message_type: new.message_type.as_str().to_string(),
         launch: serde_json::to_string(&new.details)?,
         created_at: now,
-        expires_at: now + Duration::hours(app.settings.session.max_hours),
+        expires_at: now + Duration::hours(max_hours),
         last_seen_at: now,
     };
-    session_store::insert(&app.db, row).await?;
+    session_store::insert(db, row).await?;
     Ok(token)
 }
 

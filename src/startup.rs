@@ -106,6 +106,7 @@ impl Application {
             settings,
             public_url,
             platform_keys,
+            login_registrations: Default::default(),
             http,
             frame_origins: FrameOrigins::default(),
             files,

@@ -24,6 +24,8 @@ pub struct Inner {
     /// Base of the tool's URLs as the LMS sees them, without a trailing slash in its path.
     pub public_url: Url,
     pub platform_keys: KeySetCache,
+    /// Registrations recently read by login initiations.
+    pub login_registrations: crate::platforms::LoginRegistrations,
     pub http: reqwest::Client,
     /// Origins allowed to frame the tool, from the registered platforms.
     pub frame_origins: FrameOrigins,

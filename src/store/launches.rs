@@ -6,11 +6,11 @@ use sea_orm::sea_query::{Expr, OnConflict};
 use std::collections::HashMap;
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-use super::entities::{context, launch_failure, login_state, resource_link, user};
+use super::entities::{context, launch_failure, login_state, platform, resource_link, user};
 
 /// A login state to store.
 pub struct NewLoginState<'a> {
@@ -43,6 +43,23 @@ pub async fn insert_login_state<C: ConnectionTrait>(db: &C, new: NewLoginState<'
 
 pub async fn find_login_state<C: ConnectionTrait>(db: &C, state: &str) -> Result<Option<login_state::Model>, DbErr> {
     login_state::Entity::find_by_id(state.to_string()).one(db).await
+}
+
+/// Find a login state together with the registration it was issued for,
+/// in one query. The registration is `None` when its row is gone.
+pub async fn find_login_state_with_platform<C: ConnectionTrait>(
+    db: &C,
+    state: &str,
+) -> Result<Option<(login_state::Model, Option<platform::Model>)>, DbErr> {
+    let issued_for = login_state::Entity::belongs_to(platform::Entity)
+        .from(login_state::Column::PlatformId)
+        .to(platform::Column::Id)
+        .into();
+    login_state::Entity::find_by_id(state.to_string())
+        .select_also(platform::Entity)
+        .join(JoinType::LeftJoin, issued_for)
+        .one(db)
+        .await
 }
 
 /// Store the hash of a continuation token for an unused state.

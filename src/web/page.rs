@@ -40,6 +40,9 @@ pub struct PageBase {
     pub s: String,
     pub who: Who,
     pub nav: Nav,
+    /// The user's name as the LMS sent it, `None` when it sent none or a blank one.
+    #[serde(skip)]
+    pub user_name: Option<String>,
 }
 
 pub fn role_label(role: Role) -> &'static str {
@@ -75,7 +78,8 @@ pub async fn base(state: &AppState, current: &CurrentSession) -> Result<PageBase
         admin,
         registrations,
     };
-    Ok(PageBase { s: current.page_token.clone(), who, nav })
+    let user_name = user.name.filter(|n| !n.trim().is_empty());
+    Ok(PageBase { s: current.page_token.clone(), who, nav, user_name })
 }
 
 /// Render `template` with the shared context plus `extra`.

@@ -22,7 +22,6 @@ use serde::{Deserialize, Serialize};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::entities::{assessment, attempt, attempt_file, enrollment};
-use crate::store::launches as launch_store;
 use crate::web::page::{self, PageBase};
 use crate::web::session::{CurrentSession, TOKEN_PARAM};
 use crate::web::templates;
@@ -157,17 +156,16 @@ struct SignedIn {
     platform_name: Option<String>,
 }
 
-async fn signed_in(state: &AppState, current: &CurrentSession, base: &PageBase) -> Result<SignedIn, AppError> {
+fn signed_in(current: &CurrentSession, base: &PageBase) -> SignedIn {
     let session = &current.session;
-    let user = launch_store::user_by_id(&state.db, session.user_id).await?;
-    Ok(SignedIn {
-        user_name: user.and_then(|u| u.name).filter(|name| !name.trim().is_empty()),
+    SignedIn {
+        user_name: base.user_name.clone(),
         user_email: base.who.email.clone(),
         course_title: base.who.course.clone(),
         course_label: base.who.course_label.clone(),
         role_label: base.who.role_label,
         platform_name: session.details.platform_name.clone(),
-    })
+    }
 }
 
 /// Renders the landing page after a launch. For a participant launched from
@@ -175,7 +173,7 @@ async fn signed_in(state: &AppState, current: &CurrentSession, base: &PageBase) 
 /// launch still ends on `/app`.
 async fn home(State(state): State<AppState>, current: CurrentSession) -> Result<Response, AppError> {
     let base = page::base(&state, &current).await?;
-    let signed_in = signed_in(&state, &current, &base).await?;
+    let signed_in = signed_in(&current, &base);
     let session = &current.session;
     let viewer = Viewer::from(session);
 

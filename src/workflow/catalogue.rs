@@ -10,8 +10,8 @@ use chrono::Utc;
 use microcred_domain::{Catalogue, MicroCredential};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use serde::Serialize;
 
@@ -221,14 +221,29 @@ async fn current_entry<C: ConnectionTrait>(db: &C, row: &credential::Model) -> R
 
 /// The current version of the micro-credential with this slug.
 pub async fn by_slug<C: ConnectionTrait>(db: &C, slug: &str) -> Result<Entry> {
-    let row = credential::Entity::find()
+    // One query for the micro-credential and its current version: every
+    // launch into a course link reads it.
+    let current_version = credential::Entity::belongs_to(credential_version::Entity)
+        .from(credential::Column::CurrentVersionId)
+        .to(credential_version::Column::Id)
+        .into();
+    let (row, version) = credential::Entity::find()
         .filter(credential::Column::Slug.eq(slug))
+        .select_also(credential_version::Entity)
+        .join(JoinType::LeftJoin, current_version)
         .one(db)
         .await?
         .ok_or_else(|| WorkflowError::NotFound(format!("No micro-credential named {slug:?} in the catalogue.")))?;
-    current_entry(db, &row)
-        .await?
-        .ok_or_else(|| WorkflowError::NotFound(format!("Micro-credential {slug:?} has no published version.")))
+    let version =
+        version.ok_or_else(|| WorkflowError::NotFound(format!("Micro-credential {slug:?} has no published version.")))?;
+    Ok(Entry {
+        credential_id: row.id,
+        slug: row.slug,
+        status: row.status,
+        version_id: version.id,
+        version: version.version,
+        definition: parse_definition(&version)?,
+    })
 }
 
 /// One specific version.

@@ -212,12 +212,15 @@ pub async fn open_draft(
     viewer.check_owner(&enrollment)?;
     let entry = catalogue::version(db, enrollment.credential_version_id).await?;
     component(&entry.definition, component_key)?;
-    let txn = db.begin().await?;
+    // Read before the transaction begins: on SQLite, a transaction that reads
+    // first and then writes fails at once with SQLITE_BUSY when another
+    // connection wrote in between. The unique (enrolment, component, number)
+    // index still stops two tabs from adding the same attempt.
     let attempts: Vec<attempt::Model> = attempt::Entity::find()
         .filter(attempt::Column::EnrollmentId.eq(enrollment.id))
         .filter(attempt::Column::ComponentKey.eq(component_key))
         .order_by_asc(attempt::Column::Number)
-        .all(&txn)
+        .all(db)
         .await?;
     if let Some(draft) = attempts.iter().find(|a| a.status == ATTEMPT_DRAFT) {
         return Ok(draft.clone());
@@ -230,6 +233,7 @@ pub async fn open_draft(
     // Start a resubmission from the text of the previous attempt, so nothing has to be retyped.
     let previous = attempts.last();
     let now = Utc::now();
+    let txn = db.begin().await?;
     let inserted = attempt::ActiveModel {
         enrollment_id: Set(enrollment.id),
         component_key: Set(component_key.to_string()),
