@@ -29,6 +29,21 @@
 //!   `{sub}@example.edu`) and names (defaults per role);
 //! - `context`: the course (context) id;
 //! - `credential`: the custom parameter `microcredential`, a catalogue slug.
+//!
+//! `GET /register-tool` is an LMS admin's page that registers the tool with
+//! a second platform, one that the tool does not know yet, by LTI Dynamic
+//! Registration. It embeds the tool's `/lti/register` in an iframe, with a
+//! fresh registration token on each load, and shows "Registration window
+//! closed" once the frame sends `org.imsglobal.lti.close`. The second
+//! platform is another `TestPlatform` on its own port, with its own issuer
+//! (its base URL), client id and deployment. This server forwards
+//! `/second-platform/...` to it, and the `openid_configuration` parameter
+//! points there, because the tool lets the origin of the configuration URL
+//! frame its registration page. The issuer and registration endpoint stay on
+//! the second platform's port: the tool compares their host, 127.0.0.1, with
+//! the configuration URL's host and ignores the port. Query parameter:
+//! - `reject`: `1` makes the second platform's registration endpoint
+//!   respond with status 400 and a JSON error instead of a client id.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -47,6 +62,12 @@ use tokio::io::AsyncReadExt;
 
 /// Name of the sibling iframe that handles storage messages in `storage=frame` mode.
 const STORAGE_FRAME_NAME: &str = "post_message_forwarding";
+
+/// Path prefix under which this server forwards requests to the second platform.
+const SECOND_PLATFORM_PREFIX: &str = "/second-platform";
+
+/// Body of the second platform's registration error for `/register-tool?reject=1`.
+const REJECTION_BODY: &str = r#"{"error":"invalid_client_metadata","error_description":"the test LMS rejects every registration on request (reject=1)"}"#;
 
 const COURSE_TITLE: &str = "Professional Development 101";
 
@@ -124,10 +145,20 @@ struct Announcement {
     tool_launch_url: String,
     /// Origin that storage messages are accepted from.
     tool_origin: String,
+    /// The page that registers the tool with the second platform.
+    register_tool_url: String,
+    /// Identity of the second platform, which the tool does not know until
+    /// it registers there.
+    second_issuer: String,
+    second_client_id: String,
+    second_deployment_id: String,
 }
 
 struct Lms {
     platform: TestPlatform,
+    /// The platform that `/register-tool` registers the tool with.
+    second_platform: TestPlatform,
+    lms_url: String,
     tool_url: String,
     tool_origin: String,
     http: reqwest::Client,
@@ -166,6 +197,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .with_redirect_uri(&tool_launch_url),
     )
     .await;
+    let second_platform = TestPlatform::start(
+        PlatformOptions::default()
+            .with_client_id(&format!("{}-second", args.client_id))
+            .with_deployment_id(&format!("{}-second", args.deployment_id)),
+    )
+    .await;
     let tool_origin = url::Url::parse(&args.tool_url)?
         .origin()
         .ascii_serialization();
@@ -187,10 +224,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
         tool_login_url: format!("{}/lti/login", args.tool_url),
         tool_launch_url,
         tool_origin: tool_origin.clone(),
+        register_tool_url: format!("{lms_url}/register-tool"),
+        second_issuer: second_platform.issuer().to_owned(),
+        second_client_id: second_platform.client_id().to_owned(),
+        second_deployment_id: second_platform.deployment_id().to_owned(),
     };
 
     let lms = Arc::new(Lms {
         platform,
+        second_platform,
+        lms_url,
         tool_url: args.tool_url,
         tool_origin,
         http,
@@ -200,6 +243,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .route("/lms/storage-frame", get(storage_frame_page))
         .route("/lms/storage.js", get(|| async { javascript(STORAGE_JS) }))
         .route("/lms/course.js", get(|| async { javascript(COURSE_JS) }))
+        .route("/register-tool", get(register_tool_page))
+        .route(
+            "/lms/register-tool.js",
+            get(|| async { javascript(REGISTER_TOOL_JS) }),
+        )
+        .route(
+            &format!("{SECOND_PLATFORM_PREFIX}/{{*path}}"),
+            axum::routing::any(proxy_to_second_platform),
+        )
         .route("/lms/lms.css", get(stylesheet))
         .fallback(proxy_to_platform)
         .with_state(lms);
@@ -418,9 +470,41 @@ async fn proxy_to_platform(
 ) -> Response {
     let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let target = format!("{}{path_and_query}", lms.platform.base_url());
-    let mut request = lms.http.request(method, &target).body(body);
-    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
-        request = request.header(header::CONTENT_TYPE, content_type);
+    forward(&lms.http, method, target, &headers, body).await
+}
+
+/// Forwards a request under `/second-platform/` to the second platform,
+/// without the prefix, and returns its response unchanged.
+async fn proxy_to_second_platform(
+    State(lms): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let rest = path_and_query
+        .strip_prefix(SECOND_PLATFORM_PREFIX)
+        .unwrap_or(path_and_query);
+    let target = format!("{}{rest}", lms.second_platform.base_url());
+    forward(&lms.http, method, target, &headers, body).await
+}
+
+/// Sends a request to `target` with the `Content-Type` and `Authorization`
+/// headers of `headers`, and returns the status, body and the headers a
+/// browser or the tool needs from the response.
+async fn forward(
+    http: &reqwest::Client,
+    method: Method,
+    target: String,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut request = http.request(method, &target).body(body);
+    for name in [header::CONTENT_TYPE, header::AUTHORIZATION] {
+        if let Some(value) = headers.get(&name) {
+            request = request.header(name, value);
+        }
     }
     let upstream = match request.send().await {
         Ok(upstream) => upstream,
@@ -449,6 +533,57 @@ async fn proxy_to_platform(
             (StatusCode::BAD_GATEWAY, message).into_response()
         }
     }
+}
+
+/// Serves the LMS admin's page that registers the tool with the second
+/// platform (see the module docs). Each load issues a new registration
+/// token, and sets whether the registration endpoint rejects (`reject=1`)
+/// or accepts the next registration.
+async fn register_tool_page(
+    State(lms): State<Shared>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let reject = match query.get("reject").map(String::as_str) {
+        None | Some("") | Some("0") => false,
+        Some("1") => true,
+        Some(other) => return bad_request(format!("reject must be 0 or 1, got {other:?}")),
+    };
+    let platform = &lms.second_platform;
+    platform.set_registration_failure(reject.then_some((400, REJECTION_BODY)));
+    let token = platform.issue_registration_token();
+    let configuration_url = platform.openid_configuration_url().replacen(
+        platform.base_url(),
+        &format!("{}{SECOND_PLATFORM_PREFIX}", lms.lms_url),
+        1,
+    );
+    let mut register_url = match url::Url::parse(&format!("{}/lti/register", lms.tool_url)) {
+        Ok(url) => url,
+        Err(error) => return bad_request(format!("the tool URL is not a URL: {error}")),
+    };
+    register_url
+        .query_pairs_mut()
+        .append_pair("openid_configuration", &configuration_url)
+        .append_pair("registration_token", &token);
+
+    let page = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\" data-tool-origin=\"{tool_origin}\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>Register a tool · Test LMS</title>\n<link rel=\"stylesheet\" href=\"/lms/lms.css\">\n\
+         <script src=\"/lms/register-tool.js\" defer></script>\n</head>\n\
+         <body>\n<header class=\"lms-header\"><p class=\"lms-course\">Register a tool</p>\
+         <p class=\"lms-user\">Issuer {issuer}</p></header>\n\
+         <p id=\"registration-status\" class=\"lms-status\" role=\"status\">Registration in progress</p>\n\
+         <iframe id=\"tool-frame\" name=\"microcred\" title=\"microcred registration\" class=\"lms-tool\" \
+         src=\"{src}\"></iframe>\n</body>\n</html>\n",
+        tool_origin = escape(&lms.tool_origin),
+        issuer = escape(platform.issuer()),
+        src = escape(register_url.as_str()),
+    );
+    let mut response = Html(page).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// The platform side of LTI client-side storage (1EdTech "LTI Client Side
@@ -550,11 +685,43 @@ const COURSE_JS: &str = r#""use strict";
 })();
 "#;
 
+/// Closes the registration frame when the tool's page sends
+/// `org.imsglobal.lti.close` (LTI Dynamic Registration 1.0). Only messages
+/// from the tool's origin, sent by the registration frame, count. Every
+/// close message is logged in `window.ltiCloseLog` for the tests to read.
+const REGISTER_TOOL_JS: &str = r#""use strict";
+(function () {
+  var toolOrigin = document.documentElement.getAttribute("data-tool-origin");
+  var frame = document.getElementById("tool-frame");
+  var status = document.getElementById("registration-status");
+  var log = [];
+  window.ltiCloseLog = log;
+
+  window.addEventListener("message", function (event) {
+    var data = event.data;
+    if (!data || typeof data !== "object" || data.subject !== "org.imsglobal.lti.close") {
+      return;
+    }
+    var entry = { origin: event.origin, subject: data.subject, accepted: false };
+    log.push(entry);
+    if (event.origin !== toolOrigin || event.source !== frame.contentWindow) {
+      entry.ignored = "origin " + event.origin + " is not the registration frame of the tool's origin " + toolOrigin;
+      return;
+    }
+    entry.accepted = true;
+    frame.hidden = true;
+    status.textContent = "Registration window closed";
+  });
+})();
+"#;
+
 const LMS_CSS: &str = r#"
 body { margin: 0; font-family: sans-serif; background: #f3f3f3; }
 .lms-header { display: flex; flex-wrap: wrap; justify-content: space-between; gap: 0 1rem;
   padding: 0.5rem 1rem; background: #2d3b45; color: #fff; }
 .lms-header p { margin: 0; }
 .lms-course { font-weight: bold; }
+.lms-status { margin: 0; padding: 0.5rem 1rem; }
 .lms-tool { display: block; width: 100%; height: 720px; border: 0; background: #fff; }
+.lms-tool[hidden] { display: none; }
 "#;

@@ -327,6 +327,8 @@ export async function startStack(name) {
         "--auth-url", lms.auth_url,
         "--token-url", lms.token_url,
         "--jwks-url", lms.jwks_url,
+        // Its administrators may use the Registrations admin pages.
+        "--manages-registrations",
       ],
       { env, cwd: repoRoot },
     ).catch((error) => {
