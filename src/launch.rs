@@ -100,8 +100,8 @@ pub struct LoginRedirect {
     pub platform_origin: String,
 }
 
-/// Find the registration for a login initiation, from the short-lived
-/// cache when it holds the issuer and client id.
+/// Find the registration for a login initiation, in the short-lived cache
+/// first.
 async fn find_platform(
     app: &AppState,
     issuer: &str,
@@ -431,11 +431,10 @@ async fn record_launch(
 ) -> Result<CompletedLaunch, FlowError> {
     let subject = claims.sub.as_deref().unwrap_or_default();
     let name = claims.display_name();
-    // Each row is written on its own, without a transaction around them: on
-    // SQLite that would hold the write lock across every round trip, and
-    // concurrent launches waited in SQLite's busy handler (measured with
-    // microcred-bench, 64 users on 2 cores: p99 200 ms against 110 ms, and
-    // 660 against 800 launches/s).
+    // Each row is written on its own, without a transaction around them. On
+    // SQLite a transaction would hold the write lock across every round trip,
+    // so concurrent launches waited in SQLite's busy handler. With
+    // microcred-bench, 64 users on 2 cores, p99 was 200 ms against 110 ms.
     let user = launch_store::upsert_user(
         &app.db,
         UserRecord {

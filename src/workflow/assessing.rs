@@ -78,9 +78,9 @@ pub async fn queue(db: &DatabaseConnection, viewer: &Viewer, filter: &QueueFilte
         return Ok(Vec::new());
     }
     // Every attempt of the course's enrolments, filtered and sorted here.
-    // With the status in the query, SQLite answered from the index on
-    // (status, submitted_at), which holds the waiting attempts of every
-    // course: 0.2 s per request with 200,000 of them.
+    // With the status in the query, SQLite used the index on
+    // (status, submitted_at), which lists the waiting attempts of every
+    // course, and took 0.2 s per request with 200,000 of them.
     let mut attempts: Vec<attempt::Model> = attempt::Entity::find()
         .filter(attempt::Column::EnrollmentId.is_in(by_id.keys().copied().collect::<Vec<_>>()))
         .all(db)
