@@ -294,7 +294,8 @@ pub struct LoginRegistrations {
 const MAX_CACHED_REGISTRATIONS: usize = 1024;
 
 impl LoginRegistrations {
-    /// The cached active registration for `issuer` and `client_id`, if it was read less than the TTL ago.
+    /// Return the cached active registration for `issuer` and `client_id`
+    /// when it was read less than the TTL ago.
     pub fn get(&self, issuer: &str, client_id: &str) -> Option<platform::Model> {
         let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let (read_at, platform) = entries.get(&(issuer.to_string(), client_id.to_string()))?;

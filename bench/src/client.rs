@@ -1,5 +1,5 @@
-//! What a user's browser and API client send: the launch hops, then the
-//! participant's and the assessor's JSON API calls.
+//! The requests of a user's browser and API client: the launch hops, then
+//! the participant's and the assessor's JSON API calls.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use crate::stats::{ErrorKind, Step};
 /// A step that failed, and how.
 pub type Failure = (Step, ErrorKind);
 
-/// Where measured steps go. `record` returns nothing so that callers need
+/// Destination of measured steps. `record` returns nothing, so callers need
 /// not know whether the warm-up is over.
 pub trait Sink: Send {
     fn record(&mut self, step: Step, elapsed: Duration);
@@ -37,7 +37,7 @@ pub struct Credential {
     pub components: Vec<Component>,
 }
 
-/// An HTTP client for every simulated user: no redirects followed (each hop
+/// Build the HTTP client of every simulated user: no redirects followed (each hop
 /// is measured on its own), no proxy, loopback only.
 pub fn http_client(pool_size: usize) -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
@@ -55,7 +55,7 @@ pub struct Client {
     pub platform: Arc<Platform>,
 }
 
-/// The first `name=value` of a `Set-Cookie` header whose name starts with `prefix`.
+/// Return the first `name=value` of a `Set-Cookie` header whose name starts with `prefix`.
 fn cookie_from(response: &reqwest::Response, prefix: &str) -> Option<String> {
     response
         .headers()
@@ -186,7 +186,7 @@ fn words(count: u64) -> String {
     (0..count).map(|i| format!("idea{i}")).collect::<Vec<_>>().join(" ")
 }
 
-/// The minimum word count of a part, or 30 words when it sets none, within its maximum.
+/// Pick the minimum word count of a part, or 30 words when it sets none, within its maximum.
 fn word_count(part: &Value) -> u64 {
     let count = part["min_words"].as_u64().unwrap_or(30).max(1);
     part["max_words"].as_u64().map_or(count, |max| count.min(max))
@@ -200,7 +200,7 @@ fn draft_for(component: &Value) -> Value {
     json!({"text": part("text"), "reflection": part("reflection"), "links": links})
 }
 
-/// An assessment that rates every criterion at its mastery level.
+/// Build an assessment that rates every criterion at its mastery level.
 fn mastered_assessment(component: &Value) -> Value {
     let mut ratings = BTreeMap::new();
     if let Some(criteria) = component["rubric"]["criterion"].as_array() {

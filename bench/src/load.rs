@@ -22,7 +22,7 @@ const ASSESSOR_EVERY: u64 = 6;
 /// Attempts an assessor assesses in one visit, at most.
 const ASSESSMENTS_PER_VISIT: usize = 5;
 
-/// What each worker does.
+/// The work of each simulated user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scenario {
@@ -34,7 +34,7 @@ pub enum Scenario {
     Journey,
 }
 
-/// What the workers share.
+/// State shared by the workers.
 pub struct Shared {
     pub client: Client,
     /// Base URL of each tool process; worker `n` uses process `n % len`.
@@ -130,7 +130,7 @@ pub async fn worker(shared: Arc<Shared>, id: usize) -> Recorder {
     recorder
 }
 
-/// A participant launches and completes their next component.
+/// Launch as the participant and complete their next component.
 async fn participant_visit(
     shared: &Shared,
     sink: &mut WindowSink<'_>,
@@ -186,8 +186,8 @@ async fn participant_visit(
     Ok(())
 }
 
-/// An assessor launches into the worker's course, reads the queue and
-/// assesses the oldest attempts in it.
+/// Launch as an assessor into the worker's course, read the queue and
+/// assess the oldest attempts in it.
 async fn assessor_visit(
     shared: &Shared,
     sink: &mut WindowSink<'_>,

@@ -45,7 +45,7 @@ struct Args {
     /// Number of tool processes (1 to 4). More than one needs `--database-url`.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=4))]
     instances: u16,
-    /// What each simulated user does.
+    /// The work of each simulated user.
     #[arg(long, value_enum, default_value_t = Scenario::Journey)]
     scenario: Scenario,
     /// Simulated users running at once (1 to 512).

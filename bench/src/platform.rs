@@ -1,8 +1,8 @@
 //! The LMS side: a signing key, its key set served on 127.0.0.1, and the
 //! authorization endpoint's work (check the request, sign the id_token).
 //!
-//! The browser's hop to the authorization endpoint is answered in process:
-//! the generator reads the tool's redirect, checks it as a platform would,
+//! The generator handles the browser's hop to the authorization endpoint in
+//! process: it reads the tool's redirect, checks it as a platform would,
 //! and signs the id_token that the platform's auto-submitting form would
 //! carry. No HTTP request is made for that hop, so the generator spends its
 //! CPU on signing, not on serving a page to itself.
@@ -43,7 +43,7 @@ pub struct Platform {
     server: tokio::task::JoinHandle<()>,
 }
 
-/// Who launches, into which course and link.
+/// The user of a launch, with the course and link.
 pub struct LaunchUser<'a> {
     pub sub: &'a str,
     pub name: &'a str,
@@ -126,7 +126,7 @@ impl Platform {
         url.query().unwrap_or_default().to_string()
     }
 
-    /// Answer the authorization request in `location` as the LMS would:
+    /// Handle the authorization request in `location` as the LMS would:
     /// check it, then return the `state` and a signed id_token for `user`.
     pub fn authorize(
         &self,
@@ -174,7 +174,7 @@ impl Platform {
         Ok((state, id_token))
     }
 
-    /// An `LtiResourceLinkRequest` claim set (LTI Core 1.3) for `user`.
+    /// Build an `LtiResourceLinkRequest` claim set (LTI Core 1.3) for `user`.
     fn claims(&self, tool_base: &str, user: &LaunchUser<'_>, nonce: &str) -> Value {
         let now = chrono::Utc::now().timestamp();
         json!({

@@ -51,7 +51,7 @@ fn ticks_to_duration(ticks: u64) -> Duration {
     Duration::from_micros(ticks * 1_000_000 / per_second)
 }
 
-/// The 1, 5 and 15 minute load averages from `/proc/loadavg`.
+/// Read the 1, 5 and 15 minute load averages from `/proc/loadavg`.
 pub fn load_average() -> Option<[f64; 3]> {
     let text = std::fs::read_to_string("/proc/loadavg").ok()?;
     let mut values = text.split_whitespace().map(|v| v.parse::<f64>().ok());

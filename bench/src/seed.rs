@@ -2,8 +2,8 @@
 //! enrolments, submitted and assessed attempts, with multi-row INSERTs in
 //! transactions. Column lists follow the tables in `migrations/src/`.
 //!
-//! Rows get explicit ids above the current maximum; on PostgreSQL the id
-//! sequences are moved past them afterwards, so the tool's own inserts go on
+//! Rows get explicit ids above the current maximum. On PostgreSQL the id
+//! sequences are then moved past them, so the tool's own inserts go on
 //! working.
 
 use std::time::{Duration, Instant};
@@ -20,7 +20,7 @@ const USERS_PER_COURSE: u64 = 100;
 /// Timestamp of every seeded row.
 const SEEDED_AT: &str = "'2026-01-05T09:00:00+00:00'";
 
-/// What `seed` stored.
+/// Row counts and duration of one seeding.
 #[derive(Debug, Clone, Serialize)]
 pub struct SeedReport {
     pub users: u64,
@@ -92,9 +92,9 @@ pub async fn seed(database_url: &str, issuer: &str, users: u64, submissions: u64
     }
     writer.flush(link_columns, &mut rows).await?;
 
-    // Enrolment e belongs to user e % users; a user's later enrolments take
-    // the next micro-credential, then the next course, so that the unique
-    // (user, micro-credential, course) key holds.
+    // Enrolment e belongs to user e % users. A user's later enrolments take
+    // the next micro-credential, then the next course, so the unique
+    // (user, micro-credential, course) key is never repeated.
     let per_enrollment = catalogue.iter().map(|entry| entry.components.len()).min().unwrap_or(1).max(1) as u64;
     let enrollments = submissions.div_ceil(per_enrollment);
     if enrollments > users * catalogue.len() as u64 * courses {
@@ -270,7 +270,7 @@ async fn catalogue(db: &DatabaseConnection) -> anyhow::Result<Vec<CatalogueEntry
     Ok(entries)
 }
 
-/// A SQL string literal.
+/// Quote `value` as a SQL string literal.
 fn quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }

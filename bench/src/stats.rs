@@ -18,7 +18,7 @@ pub enum Step {
     CompleteLaunch,
     /// `GET /lti/login` up to the tool's redirect to the authorization endpoint.
     Login,
-    /// The authorization request, answered by the generator: checks and id_token signing.
+    /// The authorization request, handled by the generator: checks and id_token signing.
     Authorize,
     /// `POST /lti/launch` with the id_token, up to the tool's redirect.
     Launch,
@@ -52,10 +52,10 @@ impl Step {
     }
 }
 
-/// What went wrong in a failed step, as counted in the report.
+/// Kind of failure of a step, as counted in the report.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ErrorKind {
-    /// The tool answered with an unexpected HTTP status.
+    /// The tool responded with an unexpected HTTP status.
     Status(u16),
     Timeout,
     Connect,

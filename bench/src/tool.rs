@@ -11,7 +11,7 @@ use tokio::process::{Child, Command};
 
 use crate::platform::{Platform, CLIENT_ID, DEPLOYMENT_ID};
 
-/// What every tool process shares.
+/// Settings every tool process shares.
 pub struct ToolConfig {
     pub binary: PathBuf,
     pub database_url: String,
@@ -56,7 +56,7 @@ impl ToolConfig {
         Ok(())
     }
 
-    /// Start `microcred serve` on a free loopback port and wait until `/healthz` answers.
+    /// Start `microcred serve` on a free loopback port and wait until `/healthz` returns 200.
     pub async fn start(&self, number: usize, http: &reqwest::Client) -> anyhow::Result<ToolProcess> {
         let port = free_port()?;
         let log_path = self.work_dir.join(format!("tool-{number}.log"));
@@ -98,13 +98,13 @@ impl ToolProcess {
                 }
             }
             if Instant::now() > deadline {
-                anyhow::bail!("the tool did not answer {url} within 60 s; see {}", self.log_path.display());
+                anyhow::bail!("the tool did not respond at {url} within 60 s; see {}", self.log_path.display());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
-    /// Whether the process has exited (a crash under load shows here).
+    /// Return the exit status when the process has exited (a crash under load shows here).
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().ok().flatten()
     }

@@ -32,7 +32,7 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     let mut options = ConnectOptions::new(settings.url.clone());
     // A SQLite connection lives in this process and cannot drop, so the
     // pool skips the test query it would otherwise send before lending one
-    // out; the test doubles the round trips to SQLite's worker thread.
+    // out. That test doubled the round trips to SQLite's worker threads.
     options.test_before_acquire(sqlite_file_path(&settings.url).is_none() && !settings.url.starts_with("sqlite:"));
     options
         .max_connections(settings.max_connections)

@@ -77,13 +77,18 @@ pub async fn queue(db: &DatabaseConnection, viewer: &Viewer, filter: &QueueFilte
     if by_id.is_empty() {
         return Ok(Vec::new());
     }
-    let attempts = attempt::Entity::find()
-        .filter(attempt::Column::Status.eq(ATTEMPT_SUBMITTED))
+    // Every attempt of the course's enrolments, filtered and sorted here.
+    // With the status in the query, SQLite used the index on
+    // (status, submitted_at), which lists the waiting attempts of every
+    // course, and took 0.2 s per request with 200,000 of them.
+    let mut attempts: Vec<attempt::Model> = attempt::Entity::find()
         .filter(attempt::Column::EnrollmentId.is_in(by_id.keys().copied().collect::<Vec<_>>()))
-        .order_by_asc(attempt::Column::SubmittedAt)
-        .order_by_asc(attempt::Column::Id)
         .all(db)
-        .await?;
+        .await?
+        .into_iter()
+        .filter(|row| row.status == ATTEMPT_SUBMITTED)
+        .collect();
+    attempts.sort_by_key(|row| (row.submitted_at, row.id));
     let now = Utc::now();
     let mut items = Vec::new();
     let mut versions: BTreeMap<i64, catalogue::Entry> = BTreeMap::new();
