@@ -126,7 +126,7 @@ pub struct RegistrationSettings {
     /// Hosts allowed to register, exact (`lms.district.org`) or by suffix
     /// (`*.instructure.com`); empty allows any https host.
     pub allowed_hosts: Vec<String>,
-    /// Most registrations that may wait for approval at once.
+    /// Maximum number of registrations waiting for approval at once.
     pub max_pending: u64,
     /// The tool's name as the LMS shows it.
     pub tool_name: String,

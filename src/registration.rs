@@ -18,12 +18,12 @@ use crate::state::AppState;
 use crate::store::entities::{deployment, platform};
 use crate::store::platforms::{self as platform_store, NewPlatform};
 
-/// Most bytes read from a platform's configuration or registration answer.
+/// Maximum number of bytes read from a platform's configuration or registration response.
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
-/// Most characters of a platform's answer shown to the admin.
+/// Maximum number of characters of a platform's response shown to the admin.
 const SHOWN_ANSWER_CHARS: usize = 2000;
 
-/// Why a dynamic registration did not happen. Nothing was stored in any case.
+/// Reasons a dynamic registration failed. Nothing is stored in any of them.
 #[derive(Debug, thiserror::Error)]
 pub enum DynamicRegistrationError {
     #[error("dynamic registration is switched off in this installation (registration.enabled)")]
@@ -54,7 +54,7 @@ pub enum DynamicRegistrationError {
 }
 
 impl DynamicRegistrationError {
-    /// The platform's own answer, when it sent one.
+    /// Returns the platform's own response body, when it sent one.
     pub fn platform_answer(&self) -> Option<&str> {
         match self {
             Self::ConfigurationRefused { answer, .. } | Self::PlatformRefused { answer, .. } => {
@@ -91,7 +91,7 @@ pub struct Registered {
     pub scopes: Vec<String>,
 }
 
-/// Whether `host` matches one of the allowed patterns: exact, or `*.suffix`.
+/// Checks whether `host` matches one of the allowed patterns: exact, or `*.suffix`.
 pub fn host_allowed(settings: &RegistrationSettings, host: &str) -> bool {
     if settings.allowed_hosts.is_empty() {
         return true;
@@ -157,7 +157,7 @@ fn unreachable(url: &str, error: reqwest::Error) -> DynamicRegistrationError {
     }
 }
 
-/// The tool as it describes itself to platforms.
+/// Builds the tool's description for platforms.
 pub fn tool_description(app: &AppState) -> ToolDescription {
     ToolDescription {
         name: app.settings.registration.tool_name.clone(),

@@ -6,7 +6,7 @@
     var target = window.opener || (window.parent !== window ? window.parent : null);
     if (target) {
       // The message carries no secret; the LMS origin is not known for sure
-      // here, so any origin may receive it, as LTI Dynamic Registration says.
+      // here, so any origin may receive it, as LTI Dynamic Registration specifies.
       target.postMessage({ subject: "org.imsglobal.lti.close" }, "*");
     }
   }

@@ -22,7 +22,7 @@ pub const MESSAGE_RESOURCE_LINK: &str = "LtiResourceLinkRequest";
 pub const MESSAGE_DEEP_LINKING: &str = "LtiDeepLinkingRequest";
 pub const MESSAGE_SUBMISSION_REVIEW: &str = "LtiSubmissionReviewRequest";
 
-/// Scopes the tool asks for, when the platform offers them.
+/// Scopes the tool requests, when the platform offers them.
 pub const WANTED_SCOPES: [&str; 5] = [
     SCOPE_LINEITEM,
     SCOPE_LINEITEM_READONLY,
@@ -31,10 +31,10 @@ pub const WANTED_SCOPES: [&str; 5] = [
     SCOPE_NRPS,
 ];
 
-/// Claims the tool asks the platform to include in its id_tokens.
+/// Claims the tool requests in the platform's id_tokens.
 pub const WANTED_CLAIMS: [&str; 6] = ["iss", "sub", "name", "given_name", "family_name", "email"];
 
-/// Why a registration could not go ahead.
+/// Reasons a registration could not go ahead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RegistrationError {
     #[error("the openid_configuration parameter is missing; start the registration from the LMS's tool registration page")]
@@ -350,7 +350,7 @@ pub fn check_configuration(
     })
 }
 
-/// What the tool says about itself in a registration.
+/// The tool's own description in a registration.
 #[derive(Debug, Clone)]
 pub struct ToolDescription {
     pub name: String,
@@ -372,7 +372,7 @@ impl ToolDescription {
     }
 }
 
-/// The client registration request the tool posts to the platform.
+/// Builds the client registration request the tool posts to the platform.
 pub fn registration_request(tool: &ToolDescription, platform: &CheckedConfiguration) -> Value {
     let launch = tool.url(&tool.launch_path);
     let domain = tool
@@ -422,7 +422,7 @@ pub fn registration_request(tool: &ToolDescription, platform: &CheckedConfigurat
 pub struct RegistrationResponse {
     pub client_id: String,
     pub deployment_id: Option<String>,
-    /// The scopes the platform granted, when it says.
+    /// The scopes the platform granted, when its response lists them.
     pub scope: Option<String>,
 }
 

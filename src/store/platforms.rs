@@ -13,7 +13,7 @@ pub const STATUS_PENDING: &str = "pending";
 /// Disabled and hidden from the admin list; every record made under it is kept.
 pub const STATUS_REMOVED: &str = "removed";
 
-/// Whether a registration with this status is switched off (disabled or removed).
+/// Checks whether a registration with this status is switched off (disabled or removed).
 pub fn is_switched_off(status: &str) -> bool {
     status == STATUS_DISABLED || status == STATUS_REMOVED
 }
