@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::launch::LaunchDetails;
 use crate::state::AppState;
-use crate::store::entities::session;
+use crate::store::entities::{context, session, user};
 use crate::store::sessions as session_store;
 
 /// Name of the session cookie.
@@ -46,6 +46,10 @@ pub struct Session {
     pub message_type: MessageType,
     pub details: LaunchDetails,
     pub expires_at: DateTime<Utc>,
+    /// The user's row, read with the session; `None` only if it was deleted.
+    pub user: Option<user::Model>,
+    /// The course's row, read with the session.
+    pub course: Option<context::Model>,
 }
 
 /// The id a session is stored under: the SHA-256 of its token, in hex.
@@ -93,7 +97,7 @@ pub async fn resolve_by_id(app: &AppState, id: &str) -> anyhow::Result<Option<Se
         return Ok(None);
     }
     let id = id.to_string();
-    let Some(row) = session_store::find(&app.db, &id).await? else {
+    let Some((row, user, course)) = session_store::find_with_user_and_course(&app.db, &id).await? else {
         return Ok(None);
     };
     let now = Utc::now();
@@ -116,5 +120,7 @@ pub async fn resolve_by_id(app: &AppState, id: &str) -> anyhow::Result<Option<Se
         message_type,
         details: serde_json::from_str(&row.launch).unwrap_or_default(),
         expires_at: row.expires_at,
+        user,
+        course,
     }))
 }

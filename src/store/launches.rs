@@ -216,10 +216,6 @@ pub async fn user_by_id<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<us
     user::Entity::find_by_id(id).one(db).await
 }
 
-pub async fn context_by_id<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<context::Model>, DbErr> {
-    context::Entity::find_by_id(id).one(db).await
-}
-
 pub async fn resource_link_by_id<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<resource_link::Model>, DbErr> {
     resource_link::Entity::find_by_id(id).one(db).await
 }

@@ -2,9 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef,
+};
 
-use super::entities::session;
+use super::entities::{context, session, user};
 
 pub async fn insert<C: ConnectionTrait>(db: &C, row: session::Model) -> Result<(), DbErr> {
     // Every field is set by the caller, so all of them are inserted.
@@ -13,8 +15,22 @@ pub async fn insert<C: ConnectionTrait>(db: &C, row: session::Model) -> Result<(
     Ok(())
 }
 
-pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<session::Model>, DbErr> {
-    session::Entity::find_by_id(id.to_string()).one(db).await
+/// A session with its user and course, as every page shows them.
+pub type SessionRows = (session::Model, Option<user::Model>, Option<context::Model>);
+
+/// Find a session together with its user and course, in one query.
+pub async fn find_with_user_and_course<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<SessionRows>, DbErr> {
+    let of_user: RelationDef =
+        session::Entity::belongs_to(user::Entity).from(session::Column::UserId).to(user::Column::Id).into();
+    let of_course: RelationDef =
+        session::Entity::belongs_to(context::Entity).from(session::Column::ContextPk).to(context::Column::Id).into();
+    session::Entity::find_by_id(id.to_string())
+        .select_also(user::Entity)
+        .select_also(context::Entity)
+        .join(JoinType::LeftJoin, of_user)
+        .join(JoinType::LeftJoin, of_course)
+        .one(db)
+        .await
 }
 
 pub async fn touch<C: ConnectionTrait>(db: &C, id: &str, now: DateTime<Utc>) -> Result<(), DbErr> {

@@ -16,18 +16,19 @@ use crate::store::platforms as platform_store;
 
 const ORIGINS_TTL: Duration = Duration::from_secs(30);
 
-/// Origins of the registered platforms, refreshed every 30 seconds.
+/// The Content-Security-Policy that names the registered platforms'
+/// origins, rebuilt every 30 seconds.
 #[derive(Default)]
 pub struct FrameOrigins {
-    cached: Mutex<Option<(Instant, String)>>,
+    cached: Mutex<Option<(Instant, HeaderValue)>>,
 }
 
 impl FrameOrigins {
-    async fn get(&self, state: &AppState) -> String {
+    async fn policy(&self, state: &AppState) -> Option<HeaderValue> {
         if let Ok(guard) = self.cached.lock() {
             if let Some((at, value)) = guard.as_ref() {
                 if at.elapsed() < ORIGINS_TTL {
-                    return value.clone();
+                    return Some(value.clone());
                 }
             }
         }
@@ -43,11 +44,16 @@ impl FrameOrigins {
                 }
             }
         }
-        let value = origins.join(" ");
+        let origins = origins.join(" ");
+        let csp = format!(
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+             object-src 'none'; base-uri 'none'; form-action 'self' {origins}; frame-ancestors 'self' {origins}"
+        );
+        let value = HeaderValue::from_str(csp.trim()).ok()?;
         if let Ok(mut guard) = self.cached.lock() {
             *guard = Some((Instant::now(), value.clone()));
         }
-        value
+        Some(value)
     }
 }
 
@@ -61,17 +67,11 @@ fn origin_of(raw: &str) -> Option<String> {
 
 pub async fn security_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
-    let origins = state.frame_origins.get(&state).await;
-    let csp = format!(
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
-         object-src 'none'; base-uri 'none'; form-action 'self' {origins}; frame-ancestors 'self' {origins}"
-    );
+    let policy = state.frame_origins.policy(&state).await;
     let headers = response.headers_mut();
     // A handler that framed its own policy (the registration page) keeps it.
-    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
-        if let Ok(value) = HeaderValue::from_str(csp.trim()) {
-            headers.insert(header::CONTENT_SECURITY_POLICY, value);
-        }
+    if let Some(value) = policy {
+        headers.entry(header::CONTENT_SECURITY_POLICY).or_insert(value);
     }
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));

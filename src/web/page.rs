@@ -8,7 +8,6 @@ use serde::Serialize;
 use crate::error::AppError;
 use crate::platforms::manage;
 use crate::state::AppState;
-use crate::store::launches as launch_store;
 use crate::web::session::CurrentSession;
 use crate::web::templates;
 use crate::workflow::access::Viewer;
@@ -56,19 +55,17 @@ pub fn role_label(role: Role) -> &'static str {
 /// Load the shared context for the current session.
 pub async fn base(state: &AppState, current: &CurrentSession) -> Result<PageBase, AppError> {
     let session = &current.session;
-    let user = launch_store::user_by_id(&state.db, session.user_id)
-        .await?
+    let user = session
+        .user
+        .as_ref()
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("session names missing user {}", session.user_id)))?;
-    let context = match session.context_pk {
-        Some(id) => launch_store::context_by_id(&state.db, id).await?,
-        None => None,
-    };
+    let context = session.course.as_ref();
     let who = Who {
         name: user.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| "Signed in".to_string()),
         email: user.email.clone(),
         role_label: role_label(session.roles.primary()),
-        course: context.as_ref().and_then(|c| c.title.clone()),
-        course_label: context.as_ref().and_then(|c| c.label.clone()),
+        course: context.and_then(|c| c.title.clone()),
+        course_label: context.and_then(|c| c.label.clone()),
     };
     let admin = session.roles.has(Role::Admin);
     let registrations = admin && manage::can_manage(&state.db, &Viewer::from(session)).await?;
@@ -78,7 +75,7 @@ pub async fn base(state: &AppState, current: &CurrentSession) -> Result<PageBase
         admin,
         registrations,
     };
-    let user_name = user.name.filter(|n| !n.trim().is_empty());
+    let user_name = user.name.clone().filter(|n| !n.trim().is_empty());
     Ok(PageBase { s: current.page_token.clone(), who, nav, user_name })
 }
 

@@ -4,7 +4,9 @@
 //! micro-credential adds a version and points new enrolments at it;
 //! enrolments keep the version they began with.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use chrono::Utc;
 use microcred_domain::{Catalogue, MicroCredential};
@@ -29,13 +31,48 @@ pub struct Entry {
     pub status: String,
     pub version_id: i64,
     pub version: i32,
-    pub definition: MicroCredential,
+    /// Shared with every other reader of the same version: a stored
+    /// definition never changes.
+    #[serde(serialize_with = "serialize_definition")]
+    pub definition: Arc<MicroCredential>,
 }
 
-fn parse_definition(row: &credential_version::Model) -> Result<MicroCredential> {
-    serde_json::from_str(&row.definition).map_err(|e| {
+pub fn serialize_definition<S: serde::Serializer>(definition: &Arc<MicroCredential>, out: S) -> std::result::Result<S::Ok, S::Error> {
+    definition.as_ref().serialize(out)
+}
+
+/// Most parsed definitions kept; past this the cache starts again empty.
+const PARSED_LIMIT: usize = 64;
+
+/// Parsed definitions by fingerprint, each with the JSON it was parsed
+/// from. Every launch into a course link and most pages read a definition,
+/// and parsing its JSON was a tenth of a launch's CPU. A hit must also
+/// match the stored JSON byte for byte, so the cache returns exactly what
+/// the row holds, whichever database the row came from.
+static PARSED: LazyLock<Mutex<HashMap<String, (String, Arc<MicroCredential>)>>> = LazyLock::new(Default::default);
+
+fn parse_definition(row: &credential_version::Model) -> Result<Arc<MicroCredential>> {
+    let cached = PARSED.lock().ok().and_then(|parsed| {
+        parsed.get(&row.fingerprint).filter(|(json, _)| *json == row.definition).map(|(_, definition)| definition.clone())
+    });
+    if let Some(definition) = cached {
+        return Ok(definition);
+    }
+    let definition: MicroCredential = serde_json::from_str(&row.definition).map_err(|e| {
         WorkflowError::Internal(anyhow::anyhow!("stored definition of version {} is unreadable: {e}", row.id))
-    })
+    })?;
+    let definition = Arc::new(definition);
+    // A row whose fingerprint does not match its definition (edited by
+    // hand in the database) is used as read, and not cached.
+    if definition.fingerprint().as_str() == row.fingerprint {
+        if let Ok(mut parsed) = PARSED.lock() {
+            if parsed.len() >= PARSED_LIMIT {
+                parsed.clear();
+            }
+            parsed.insert(row.fingerprint.clone(), (row.definition.clone(), definition.clone()));
+        }
+    }
+    Ok(definition)
 }
 
 /// What an import changed.
@@ -287,7 +324,7 @@ pub async fn update_from_toml(db: &DatabaseConnection, slug: &str, text: &str, a
 
 /// The TOML text of micro-credentials at their current versions.
 pub fn export_toml(entries: &[Entry]) -> Result<String> {
-    let catalogue = Catalogue { micro_credentials: entries.iter().map(|e| e.definition.clone()).collect() };
+    let catalogue = Catalogue { micro_credentials: entries.iter().map(|e| e.definition.as_ref().clone()).collect() };
     catalogue.to_toml_string().map_err(|e| WorkflowError::Internal(anyhow::anyhow!("{e}")))
 }
 
@@ -312,4 +349,69 @@ pub async fn set_archived(db: &DatabaseConnection, slug: &str, archived: bool, a
     )
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> MicroCredential {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/catalogue/formative-assessment.toml");
+        let text = std::fs::read_to_string(path).expect("sample catalogue file");
+        Catalogue::from_toml_str(&text).expect("sample catalogue").micro_credentials.remove(0)
+    }
+
+    fn row(id: i64, definition: &MicroCredential, fingerprint: String) -> credential_version::Model {
+        credential_version::Model {
+            id,
+            credential_id: 1,
+            version: 1,
+            fingerprint,
+            title: definition.title.clone(),
+            definition: serde_json::to_string(definition).expect("JSON"),
+            created_at: Utc::now(),
+            created_by: None,
+        }
+    }
+
+    #[test]
+    fn equal_definitions_are_parsed_once() {
+        let mut definition = sample();
+        definition.title = "Parsed once".to_string();
+        let fingerprint = definition.fingerprint().as_str().to_string();
+        // Two rows, as two databases would hold them, with the same content.
+        let first = parse_definition(&row(1, &definition, fingerprint.clone())).expect("first");
+        let second = parse_definition(&row(99, &definition, fingerprint)).expect("second");
+        assert!(Arc::ptr_eq(&first, &second), "the second read should reuse the first parse");
+        assert_eq!(*first, definition);
+    }
+
+    #[test]
+    fn a_row_whose_fingerprint_does_not_match_is_read_as_stored() {
+        let mut original = sample();
+        original.title = "Original title".to_string();
+        let fingerprint = original.fingerprint().as_str().to_string();
+        let mut edited = original.clone();
+        edited.title = "Edited in the database".to_string();
+
+        // The edited row claims the original's fingerprint: it is not cached
+        // under it, and the original's cached parse does not answer for it.
+        let read = parse_definition(&row(2, &edited, fingerprint.clone())).expect("edited");
+        assert_eq!(read.title, "Edited in the database");
+        let original_read = parse_definition(&row(3, &original, fingerprint.clone())).expect("original");
+        assert_eq!(original_read.title, "Original title");
+        let read = parse_definition(&row(4, &edited, fingerprint.clone())).expect("edited again");
+        assert_eq!(read.title, "Edited in the database");
+        let again = parse_definition(&row(5, &original, fingerprint)).expect("original again");
+        assert!(Arc::ptr_eq(&original_read, &again), "the original stays cached");
+    }
+
+    #[test]
+    fn an_unreadable_definition_is_an_error() {
+        let definition = sample();
+        let mut broken = row(6, &definition, "0".repeat(64));
+        broken.definition = "{not json".to_string();
+        let error = parse_definition(&broken).expect_err("unreadable");
+        assert!(error.to_string().contains("version 6"), "{error}");
+    }
 }

@@ -38,7 +38,7 @@ async fn earned_rows(db: &DatabaseConnection, enrollments: Vec<enrollment::Model
             participant: person.as_ref().map(display_name).unwrap_or_default(),
             email: person.and_then(|p| p.email),
             credential_slug: entry.slug,
-            credential_title: entry.definition.title,
+            credential_title: entry.definition.title.clone(),
             version: entry.version,
             course: course.and_then(|c| c.title.or(c.label).or(Some(c.context_id))).unwrap_or_default(),
             ceus,

@@ -212,7 +212,7 @@ async fn import_and_export_round_trip() {
 
     // A JSON file of the current definition is unchanged.
     let current = catalogue::by_slug(&app.state.db, SLUG).await.expect("the changed one");
-    let json = Catalogue { micro_credentials: vec![current.definition] }.to_json_string().expect("JSON");
+    let json = Catalogue { micro_credentials: vec![current.definition.as_ref().clone()] }.to_json_string().expect("JSON");
     let upload = reqwest::multipart::Form::new()
         .part("file", reqwest::multipart::Part::bytes(json.into_bytes()).file_name("catalogue.json"));
     let answer = upload_client()

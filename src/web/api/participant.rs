@@ -15,7 +15,6 @@ use super::views::{
     EnrollmentView, FileView, Items, OverviewView, SelfCheckView,
 };
 use crate::error::AppError;
-use crate::store::launches as launch_store;
 use crate::web::page::role_label;
 use crate::workflow::participation::{self, DraftInput};
 use crate::workflow::{catalogue, reports};
@@ -51,14 +50,11 @@ struct CourseView {
 
 pub async fn session(ctx: ApiContext) -> Result<Response, ApiError> {
     let session = &ctx.current.session;
-    let user = launch_store::user_by_id(ctx.db(), session.user_id)
-        .await
-        .map_err(AppError::from)?
+    let user = session
+        .user
+        .clone()
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("session names missing user {}", session.user_id)))?;
-    let context = match session.context_pk {
-        Some(id) => launch_store::context_by_id(ctx.db(), id).await.map_err(AppError::from)?,
-        None => None,
-    };
+    let context = session.course.clone();
     let roles = [Role::Participant, Role::Assessor, Role::Admin]
         .into_iter()
         .filter(|role| session.roles.has(*role))

@@ -3,13 +3,14 @@
 //! JSON values. They leave out what clients must not see (file storage keys).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use microcred_domain::{Component, LearningCourse, MicroCredential, SelfCheckOutcome};
 use serde::Serialize;
 
 use crate::store::entities::{assessment, attempt, attempt_file, audit_entry, enrollment};
-use crate::workflow::catalogue::Entry;
+use crate::workflow::catalogue::{serialize_definition, Entry};
 use crate::workflow::participation::{self, Overview};
 
 /// A list in a JSON object, so that fields can be added next to it later.
@@ -55,7 +56,8 @@ pub struct CredentialView {
     pub slug: String,
     pub status: String,
     pub version: i32,
-    pub definition: MicroCredential,
+    #[serde(serialize_with = "serialize_definition")]
+    pub definition: Arc<MicroCredential>,
 }
 
 impl From<Entry> for CredentialView {
@@ -283,7 +285,7 @@ impl From<participation::AttemptDetail> for AttemptDetailView {
             participant_user_id: detail.enrollment.user_id,
             component: detail.entry.definition.component(&detail.attempt.component_key).cloned(),
             credential_slug: detail.entry.slug,
-            credential_title: detail.entry.definition.title,
+            credential_title: detail.entry.definition.title.clone(),
             version: detail.entry.version,
         }
     }
@@ -319,7 +321,8 @@ pub struct OverviewView {
     pub ceus: Option<f64>,
     pub self_check: SelfCheckView,
     /// The definition at the enrolment's version, which may be older than the catalogue's.
-    pub definition: MicroCredential,
+    #[serde(serialize_with = "serialize_definition")]
+    pub definition: Arc<MicroCredential>,
 }
 
 impl OverviewView {
