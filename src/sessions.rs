@@ -46,7 +46,7 @@ pub struct Session {
     pub message_type: MessageType,
     pub details: LaunchDetails,
     pub expires_at: DateTime<Utc>,
-    /// The user's row, read with the session; `None` only if it was deleted.
+    /// The user's row, read with the session. `None` only if the user was deleted.
     pub user: Option<user::Model>,
     /// The course's row, read with the session.
     pub course: Option<context::Model>,

@@ -223,8 +223,8 @@ struct SelfCheckRow {
     ticked: bool,
 }
 
-/// What the overview template reads of an overview: the components'
-/// attempts stay out, since the page shows only each component's state.
+/// The fields of an overview that the overview template reads. The
+/// components' attempts are left out because the page shows only each component's state.
 #[derive(Serialize)]
 struct OverviewPage<'a> {
     slug: &'a str,
@@ -264,9 +264,9 @@ impl<'a> OverviewPage<'a> {
     }
 }
 
-/// What the overview template reads of a definition. The rubrics, the
-/// bulk of a definition, are left out: turning them into template values
-/// took a tenth of the landing page's CPU.
+/// The fields of a definition that the overview template reads. The
+/// rubrics, the bulk of a definition, are left out because turning them
+/// into template values took about a quarter of the landing page's CPU.
 #[derive(Serialize)]
 struct DefinitionSummary<'a> {
     title: &'a str,

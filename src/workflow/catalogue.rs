@@ -46,7 +46,7 @@ const PARSED_LIMIT: usize = 64;
 
 /// Parsed definitions by fingerprint, each with the JSON it was parsed
 /// from. Every launch into a course link and most pages read a definition,
-/// and parsing its JSON was a tenth of a launch's CPU. A hit must also
+/// and parsing its JSON took about 3 % of the tool's CPU under launch load. A hit must also
 /// match the stored JSON byte for byte, so the cache returns exactly what
 /// the row holds, whichever database the row came from.
 static PARSED: LazyLock<Mutex<HashMap<String, (String, Arc<MicroCredential>)>>> = LazyLock::new(Default::default);
@@ -375,7 +375,7 @@ mod tests {
     }
 
     #[test]
-    fn equal_definitions_are_parsed_once() {
+    fn parse_definition_parses_equal_definitions_once() {
         let mut definition = sample();
         definition.title = "Parsed once".to_string();
         let fingerprint = definition.fingerprint().as_str().to_string();
@@ -387,7 +387,7 @@ mod tests {
     }
 
     #[test]
-    fn a_row_whose_fingerprint_does_not_match_is_read_as_stored() {
+    fn parse_definition_reads_a_mismatched_row_as_stored() {
         let mut original = sample();
         original.title = "Original title".to_string();
         let fingerprint = original.fingerprint().as_str().to_string();
@@ -395,7 +395,7 @@ mod tests {
         edited.title = "Edited in the database".to_string();
 
         // The edited row claims the original's fingerprint: it is not cached
-        // under it, and the original's cached parse does not answer for it.
+        // under it, and the original's cached parse is not returned for it.
         let read = parse_definition(&row(2, &edited, fingerprint.clone())).expect("edited");
         assert_eq!(read.title, "Edited in the database");
         let original_read = parse_definition(&row(3, &original, fingerprint.clone())).expect("original");
@@ -407,7 +407,7 @@ mod tests {
     }
 
     #[test]
-    fn an_unreadable_definition_is_an_error() {
+    fn parse_definition_reports_unreadable_json() {
         let definition = sample();
         let mut broken = row(6, &definition, "0".repeat(64));
         broken.definition = "{not json".to_string();
