@@ -13,7 +13,7 @@ use microcred_domain::{Catalogue, MicroCredential};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, RelationDef, Set, TransactionTrait,
 };
 use serde::Serialize;
 
@@ -260,19 +260,33 @@ async fn current_entry<C: ConnectionTrait>(db: &C, row: &credential::Model) -> R
 pub async fn by_slug<C: ConnectionTrait>(db: &C, slug: &str) -> Result<Entry> {
     // One query for the micro-credential and its current version: every
     // launch into a course link reads it.
-    let current_version = credential::Entity::belongs_to(credential_version::Entity)
-        .from(credential::Column::CurrentVersionId)
-        .to(credential_version::Column::Id)
-        .into();
     let (row, version) = credential::Entity::find()
         .filter(credential::Column::Slug.eq(slug))
         .select_also(credential_version::Entity)
-        .join(JoinType::LeftJoin, current_version)
+        .join(JoinType::LeftJoin, current_version())
         .one(db)
         .await?
-        .ok_or_else(|| WorkflowError::NotFound(format!("No micro-credential named {slug:?} in the catalogue.")))?;
-    let version =
-        version.ok_or_else(|| WorkflowError::NotFound(format!("Micro-credential {slug:?} has no published version.")))?;
+        .ok_or_else(|| not_in_catalogue(slug))?;
+    current_of(row, version)
+}
+
+/// The join from a micro-credential to its current version.
+pub(crate) fn current_version() -> RelationDef {
+    credential::Entity::belongs_to(credential_version::Entity)
+        .from(credential::Column::CurrentVersionId)
+        .to(credential_version::Column::Id)
+        .into()
+}
+
+pub(crate) fn not_in_catalogue(slug: &str) -> WorkflowError {
+    WorkflowError::NotFound(format!("No micro-credential named {slug:?} in the catalogue."))
+}
+
+/// The entry for a micro-credential row and its current version row, as a
+/// join with [`current_version`] reads them.
+pub(crate) fn current_of(row: credential::Model, version: Option<credential_version::Model>) -> Result<Entry> {
+    let version = version
+        .ok_or_else(|| WorkflowError::NotFound(format!("Micro-credential {:?} has no published version.", row.slug)))?;
     Ok(Entry {
         credential_id: row.id,
         slug: row.slug,

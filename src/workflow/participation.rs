@@ -14,8 +14,8 @@ use microcred_lti::Role;
 use rand::RngCore;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType, QueryFilter,
+    QueryOrder, QuerySelect, RelationDef, Set, TransactionTrait,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -25,7 +25,7 @@ use super::catalogue::{self, Entry};
 use super::files::FileStore;
 use super::{audit, Result, WorkflowError};
 use crate::config::StorageSettings;
-use crate::store::entities::{assessment, attempt, attempt_file, enrollment};
+use crate::store::entities::{assessment, attempt, attempt_file, credential, credential_version, enrollment};
 
 pub const ATTEMPT_DRAFT: &str = "draft";
 pub const ATTEMPT_SUBMITTED: &str = "submitted";
@@ -79,6 +79,39 @@ pub async fn find_enrollment<C: ConnectionTrait>(
         .filter(enrollment::Column::ContextPk.eq(context_pk))
         .one(db)
         .await?)
+}
+
+/// The current version of the micro-credential with this slug and the
+/// viewer's enrolment in it in their course, in one query: every launch
+/// into a course link reads both.
+async fn current_with_enrollment(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    slug: &str,
+) -> Result<(Entry, Option<enrollment::Model>)> {
+    let Some(context_pk) = viewer.context_pk else {
+        return Ok((catalogue::by_slug(db, slug).await?, None));
+    };
+    let user_id = viewer.user_id;
+    let viewers_enrollment: RelationDef = credential::Entity::belongs_to(enrollment::Entity)
+        .from(credential::Column::Id)
+        .to(enrollment::Column::CredentialId)
+        .on_condition(move |_, enrollments| {
+            Condition::all()
+                .add(Expr::col((enrollments.clone(), enrollment::Column::UserId)).eq(user_id))
+                .add(Expr::col((enrollments, enrollment::Column::ContextPk)).eq(context_pk))
+        })
+        .into();
+    let (row, version, enrollment) = credential::Entity::find()
+        .filter(credential::Column::Slug.eq(slug))
+        .select_also(credential_version::Entity)
+        .select_also(enrollment::Entity)
+        .join(JoinType::LeftJoin, catalogue::current_version())
+        .join(JoinType::LeftJoin, viewers_enrollment)
+        .one(db)
+        .await?
+        .ok_or_else(|| catalogue::not_in_catalogue(slug))?;
+    Ok((catalogue::current_of(row, version)?, enrollment))
 }
 
 pub async fn enrollment_by_id<C: ConnectionTrait>(db: &C, id: i64) -> Result<enrollment::Model> {
@@ -585,8 +618,7 @@ pub struct Overview {
 /// The participant's overview of one micro-credential: the version they
 /// enrolled in, or the current one when they have not enrolled.
 pub async fn overview(db: &DatabaseConnection, viewer: &Viewer, slug: &str) -> Result<Overview> {
-    let current = catalogue::by_slug(db, slug).await?;
-    let enrollment = find_enrollment(db, viewer, current.credential_id).await?;
+    let (current, enrollment) = current_with_enrollment(db, viewer, slug).await?;
     let entry = match &enrollment {
         Some(e) => catalogue::version(db, e.credential_version_id).await?,
         None => current,

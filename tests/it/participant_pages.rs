@@ -288,6 +288,32 @@ async fn landing_page_without_name_uses_neutral_phrase() {
 }
 
 #[tokio::test]
+async fn landing_page_shows_enrolment_of_this_course_only() {
+    let (app, platform) = start().await;
+    let linked = |course: &str, link: &str| {
+        platform
+            .resource_link_claims(&app.launch_url())
+            .with_roles([role::LEARNER])
+            .with_custom("microcredential", EXIT_TICKETS)
+            .with(&[claim::CONTEXT, "id"], course)
+            .with(&[claim::RESOURCE_LINK, "id"], link)
+    };
+    let first = launch_to_app(&app, &platform, linked(DEFAULT_COURSE, "testkit-link-first")).await;
+    let registered = register(&app, &first, EXIT_TICKETS, &["learning-goals"]).await;
+    assert!(shows(&registered, "You are registered."), "{}", describe(&registered));
+
+    let elsewhere = launch_to_app(&app, &platform, linked("testkit-course-2", "testkit-link-second")).await;
+    let page = &elsewhere.landing;
+    assert!(!shows(page, "components mastered"), "{}", describe(page));
+    assert_eq!(form_ending(page, "/enroll").action.path(), "/app/credentials/exit-tickets/enroll");
+
+    let back = launch_to_app(&app, &platform, linked(DEFAULT_COURSE, "testkit-link-first")).await;
+    let page = &back.landing;
+    assert!(shows(page, "0 of 5 components mastered"), "{}", describe(page));
+    assert!(!shows(page, "exit-tickets/enroll"), "{}", describe(page));
+}
+
+#[tokio::test]
 async fn landing_page_opens_linked_credential() {
     let (app, platform) = start().await;
     let claims = platform
