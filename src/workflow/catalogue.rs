@@ -41,7 +41,7 @@ pub fn serialize_definition<S: serde::Serializer>(definition: &Arc<MicroCredenti
     definition.as_ref().serialize(out)
 }
 
-/// Most parsed definitions kept; past this the cache starts again empty.
+/// Maximum number of parsed definitions kept. Past it, the cache is emptied.
 const PARSED_LIMIT: usize = 64;
 
 /// Parsed definitions by fingerprint, each with the JSON it was parsed
@@ -270,7 +270,7 @@ pub async fn by_slug<C: ConnectionTrait>(db: &C, slug: &str) -> Result<Entry> {
     current_of(row, version)
 }
 
-/// The join from a micro-credential to its current version.
+/// Return the join from a micro-credential to its current version.
 pub(crate) fn current_version() -> RelationDef {
     credential::Entity::belongs_to(credential_version::Entity)
         .from(credential::Column::CurrentVersionId)
@@ -282,8 +282,8 @@ pub(crate) fn not_in_catalogue(slug: &str) -> WorkflowError {
     WorkflowError::NotFound(format!("No micro-credential named {slug:?} in the catalogue."))
 }
 
-/// The entry for a micro-credential row and its current version row, as a
-/// join with [`current_version`] reads them.
+/// Build the entry for a micro-credential row and its current version row,
+/// as a join with [`current_version`] reads them.
 pub(crate) fn current_of(row: credential::Model, version: Option<credential_version::Model>) -> Result<Entry> {
     let version = version
         .ok_or_else(|| WorkflowError::NotFound(format!("Micro-credential {:?} has no published version.", row.slug)))?;
@@ -393,7 +393,7 @@ mod tests {
         let mut definition = sample();
         definition.title = "Parsed once".to_string();
         let fingerprint = definition.fingerprint().as_str().to_string();
-        // Two rows, as two databases would hold them, with the same content.
+        // Two rows with the same content, as two databases would store them.
         let first = parse_definition(&row(1, &definition, fingerprint.clone())).expect("first");
         let second = parse_definition(&row(99, &definition, fingerprint)).expect("second");
         assert!(Arc::ptr_eq(&first, &second), "the second read should reuse the first parse");

@@ -81,9 +81,9 @@ pub async fn find_enrollment<C: ConnectionTrait>(
         .await?)
 }
 
-/// The current version of the micro-credential with this slug and the
-/// viewer's enrolment in it in their course, in one query: every launch
-/// into a course link reads both.
+/// Read the current version of the micro-credential with this slug and the
+/// viewer's enrolment in it in their course, in one query, because every
+/// launch into a course link reads both.
 async fn current_with_enrollment(
     db: &DatabaseConnection,
     viewer: &Viewer,

@@ -288,7 +288,7 @@ async fn landing_page_without_name_uses_neutral_phrase() {
 }
 
 #[tokio::test]
-async fn landing_page_shows_enrolment_of_this_course_only() {
+async fn landing_page_scopes_enrolment_to_course() {
     let (app, platform) = start().await;
     let linked = |course: &str, link: &str| {
         platform
