@@ -102,6 +102,7 @@ impl Application {
             metrics: metrics.clone(),
         };
         let state = AppState::new(Inner {
+            writer: crate::store::writer::Writer::new(db.clone()),
             db,
             settings,
             public_url,

@@ -20,6 +20,8 @@ pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub db: DatabaseConnection,
+    /// Runs the writes that every launch makes, committed together on SQLite.
+    pub writer: crate::store::writer::Writer,
     pub settings: Settings,
     /// Base of the tool's URLs as the LMS sees them, without a trailing slash in its path.
     pub public_url: Url,

@@ -5,35 +5,37 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use std::collections::HashMap;
 
+use sea_orm::query::{SelectA, SelectB};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, IdenStatic, JoinType,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, Statement, Value,
 };
 
 use super::entities::{context, launch_failure, login_state, platform, resource_link, user};
+use super::prepared::SqlText;
 
 /// A login state to store.
-pub struct NewLoginState<'a> {
-    pub state: &'a str,
-    pub nonce: &'a str,
+pub struct NewLoginState {
+    pub state: String,
+    pub nonce: String,
     pub platform_id: i64,
-    pub target_link_uri: &'a str,
+    pub target_link_uri: String,
     pub expires_at: DateTime<Utc>,
     pub login_params: Option<String>,
-    pub storage_target: Option<&'a str>,
+    pub storage_target: Option<String>,
 }
 
-pub async fn insert_login_state<C: ConnectionTrait>(db: &C, new: NewLoginState<'_>) -> Result<(), DbErr> {
+pub async fn insert_login_state<C: ConnectionTrait>(db: &C, new: NewLoginState) -> Result<(), DbErr> {
     login_state::ActiveModel {
-        state: Set(new.state.to_string()),
-        nonce: Set(new.nonce.to_string()),
+        state: Set(new.state),
+        nonce: Set(new.nonce),
         platform_id: Set(new.platform_id),
-        target_link_uri: Set(new.target_link_uri.to_string()),
+        target_link_uri: Set(new.target_link_uri),
         created_at: Set(Utc::now()),
         expires_at: Set(new.expires_at),
         used_at: Set(None),
         login_params: Set(new.login_params),
-        storage_target: Set(new.storage_target.map(str::to_string)),
+        storage_target: Set(new.storage_target),
         continuation: Set(None),
     }
     .insert(db)
@@ -51,15 +53,29 @@ pub async fn find_login_state_with_platform<C: ConnectionTrait>(
     db: &C,
     state: &str,
 ) -> Result<Option<(login_state::Model, Option<platform::Model>)>, DbErr> {
+    static SQL: SqlText = SqlText::new();
+    let backend = db.get_database_backend();
+    let statement = SQL.statement(backend, vec![state.into()], |values| login_state_query(backend, values));
+    let Some(row) = db.query_one(statement).await? else {
+        return Ok(None);
+    };
+    Ok(Some((
+        login_state::Model::from_query_result(&row, SelectA.as_str())?,
+        platform::Model::from_query_result_optional(&row, SelectB.as_str())?,
+    )))
+}
+
+/// The login state by its value (`values[0]`) with its registration.
+fn login_state_query(backend: DbBackend, values: &[Value]) -> Statement {
     let issued_for = login_state::Entity::belongs_to(platform::Entity)
         .from(login_state::Column::PlatformId)
         .to(platform::Column::Id)
         .into();
-    login_state::Entity::find_by_id(state.to_string())
+    login_state::Entity::find()
+        .filter(login_state::Column::State.eq(values[0].clone()))
         .select_also(platform::Entity)
         .join(JoinType::LeftJoin, issued_for)
-        .one(db)
-        .await
+        .build(backend)
 }
 
 /// Store the hash of a continuation token for an unused state.
@@ -331,4 +347,16 @@ pub async fn user_counts_by_platform<C: ConnectionTrait>(db: &C) -> Result<HashM
         .all(db)
         .await?;
     Ok(count_map(rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_state_query_text_is_kept() {
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            assert!(SqlText::new().keeps(backend, 1, |values| login_state_query(backend, values)), "{backend:?}");
+        }
+    }
 }

@@ -6,7 +6,9 @@ pub mod entities;
 pub mod keys;
 pub mod launches;
 pub mod platforms;
+pub mod prepared;
 pub mod sessions;
+pub mod writer;
 
 use std::time::Duration;
 

@@ -2,11 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
+use sea_orm::query::{SelectA, SelectB, SelectC};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, IdenStatic, JoinType,
+    QueryFilter, QuerySelect, QueryTrait, RelationDef, Statement, Value,
 };
 
 use super::entities::{context, session, user};
+use super::prepared::SqlText;
 
 pub async fn insert<C: ConnectionTrait>(db: &C, row: session::Model) -> Result<(), DbErr> {
     // Every field is set by the caller, so all of them are inserted.
@@ -20,17 +23,32 @@ pub type SessionRows = (session::Model, Option<user::Model>, Option<context::Mod
 
 /// Find a session together with its user and course, in one query.
 pub async fn find_with_user_and_course<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<SessionRows>, DbErr> {
+    static SQL: SqlText = SqlText::new();
+    let backend = db.get_database_backend();
+    let statement = SQL.statement(backend, vec![id.into()], |values| session_query(backend, values));
+    let Some(row) = db.query_one(statement).await? else {
+        return Ok(None);
+    };
+    Ok(Some((
+        session::Model::from_query_result(&row, SelectA.as_str())?,
+        user::Model::from_query_result_optional(&row, SelectB.as_str())?,
+        context::Model::from_query_result_optional(&row, SelectC.as_str())?,
+    )))
+}
+
+/// The session by id (`values[0]`) with its user and course.
+fn session_query(backend: DbBackend, values: &[Value]) -> Statement {
     let of_user: RelationDef =
         session::Entity::belongs_to(user::Entity).from(session::Column::UserId).to(user::Column::Id).into();
     let of_course: RelationDef =
         session::Entity::belongs_to(context::Entity).from(session::Column::ContextPk).to(context::Column::Id).into();
-    session::Entity::find_by_id(id.to_string())
+    session::Entity::find()
+        .filter(session::Column::Id.eq(values[0].clone()))
         .select_also(user::Entity)
         .select_also(context::Entity)
         .join(JoinType::LeftJoin, of_user)
         .join(JoinType::LeftJoin, of_course)
-        .one(db)
-        .await
+        .build(backend)
 }
 
 pub async fn touch<C: ConnectionTrait>(db: &C, id: &str, now: DateTime<Utc>) -> Result<(), DbErr> {
@@ -45,4 +63,16 @@ pub async fn touch<C: ConnectionTrait>(db: &C, id: &str, now: DateTime<Utc>) -> 
 pub async fn purge_expired<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<u64, DbErr> {
     let result = session::Entity::delete_many().filter(session::Column::ExpiresAt.lt(now)).exec(db).await?;
     Ok(result.rows_affected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_query_text_is_kept() {
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            assert!(SqlText::new().keeps(backend, 1, |values| session_query(backend, values)), "{backend:?}");
+        }
+    }
 }

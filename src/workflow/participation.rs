@@ -13,9 +13,11 @@ use microcred_domain::{
 use microcred_lti::Role;
 use rand::RngCore;
 use sea_orm::sea_query::Expr;
+use sea_orm::query::{SelectA, SelectB, SelectC};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType, QueryFilter,
-    QueryOrder, QuerySelect, RelationDef, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
+    IdenStatic, JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationDef, Set, Statement, TransactionTrait,
+    Value,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -25,6 +27,7 @@ use super::catalogue::{self, Entry};
 use super::files::FileStore;
 use super::{audit, Result, WorkflowError};
 use crate::config::StorageSettings;
+use crate::store::prepared::SqlText;
 use crate::store::entities::{assessment, attempt, attempt_file, credential, credential_version, enrollment};
 
 pub const ATTEMPT_DRAFT: &str = "draft";
@@ -92,26 +95,39 @@ async fn current_with_enrollment(
     let Some(context_pk) = viewer.context_pk else {
         return Ok((catalogue::by_slug(db, slug).await?, None));
     };
-    let user_id = viewer.user_id;
+    static SQL: SqlText = SqlText::new();
+    let backend = db.get_database_backend();
+    let values = vec![viewer.user_id.into(), context_pk.into(), slug.into()];
+    let statement = SQL.statement(backend, values, |values| overview_query(backend, values));
+    let row = db.query_one(statement).await?.ok_or_else(|| catalogue::not_in_catalogue(slug))?;
+    let (row, version, enrollment) = (
+        credential::Model::from_query_result(&row, SelectA.as_str())?,
+        credential_version::Model::from_query_result_optional(&row, SelectB.as_str())?,
+        enrollment::Model::from_query_result_optional(&row, SelectC.as_str())?,
+    );
+    Ok((catalogue::current_of(row, version)?, enrollment))
+}
+
+/// The micro-credential by slug (`values[2]`) with its current version and
+/// the enrolment of user `values[0]` in course `values[1]`.
+fn overview_query(backend: DbBackend, values: &[Value]) -> Statement {
+    let (user_id, context_pk) = (values[0].clone(), values[1].clone());
     let viewers_enrollment: RelationDef = credential::Entity::belongs_to(enrollment::Entity)
         .from(credential::Column::Id)
         .to(enrollment::Column::CredentialId)
         .on_condition(move |_, enrollments| {
             Condition::all()
-                .add(Expr::col((enrollments.clone(), enrollment::Column::UserId)).eq(user_id))
-                .add(Expr::col((enrollments, enrollment::Column::ContextPk)).eq(context_pk))
+                .add(Expr::col((enrollments.clone(), enrollment::Column::UserId)).eq(user_id.clone()))
+                .add(Expr::col((enrollments, enrollment::Column::ContextPk)).eq(context_pk.clone()))
         })
         .into();
-    let (row, version, enrollment) = credential::Entity::find()
-        .filter(credential::Column::Slug.eq(slug))
+    credential::Entity::find()
         .select_also(credential_version::Entity)
         .select_also(enrollment::Entity)
         .join(JoinType::LeftJoin, catalogue::current_version())
         .join(JoinType::LeftJoin, viewers_enrollment)
-        .one(db)
-        .await?
-        .ok_or_else(|| catalogue::not_in_catalogue(slug))?;
-    Ok((catalogue::current_of(row, version)?, enrollment))
+        .filter(credential::Column::Slug.eq(values[2].clone()))
+        .build(backend)
 }
 
 pub async fn enrollment_by_id<C: ConnectionTrait>(db: &C, id: i64) -> Result<enrollment::Model> {
@@ -692,5 +708,12 @@ mod tests {
         assert_eq!(clean_file_name("../../etc/passwd"), "passwd");
         assert_eq!(clean_file_name(".."), "upload");
         assert_eq!(clean_file_name("a\u{0}b.txt"), "ab.txt");
+    }
+
+    #[test]
+    fn overview_query_text_is_kept() {
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            assert!(SqlText::new().keeps(backend, 3, |values| overview_query(backend, values)), "{backend:?}");
+        }
     }
 }
