@@ -263,6 +263,8 @@ fn hash_hex(value: &str) -> String {
 /// A successful launch.
 pub struct CompletedLaunch {
     pub session_token: String,
+    /// The opened session, for the first request of its browser.
+    pub session: sessions::Session,
     pub message_type: MessageType,
     pub roles: RoleSet,
     pub user_id: i64,
@@ -367,20 +369,13 @@ pub async fn complete_launch(
     }
 
     let deployment_id = claims.deployment_id.clone().unwrap_or_default();
-    let with_deployment = |error: LaunchError| {
-        let mut failure = LaunchFailure::from_platform(error, &platform);
-        failure.deployment_id = Some(deployment_id.clone()).filter(|d| !d.is_empty());
-        FlowError::Rejected(failure)
-    };
-    let message_type = check_message(&claims).map_err(with_deployment)?;
-    let deployment = check_deployment(app, &platform, &deployment_id).await.map_err(|e| match e {
-        FlowError::Rejected(failure) => with_deployment(failure.error),
-        other => other,
-    })?;
+    let message_type = check_message(&claims).map_err(|error| with_deployment(error, &platform, &deployment_id))?;
 
-    // The state is used up in the same transaction that records the launch,
-    // so that of two posts of one state only one opens a session.
+    // The state is used up in the same transaction that checks the
+    // deployment and records the launch, so that of two posts of one state
+    // only one opens a session.
     let max_hours = app.settings.session.max_hours;
+    let policy = app.settings.lti.unknown_deployment;
     let consumed_state = state.clone();
     let recorded = app
         .writer
@@ -390,6 +385,10 @@ pub async fn complete_launch(
                     let failure = LaunchFailure::from_platform(LaunchError::StateAlreadyUsed, &platform);
                     return Err(FlowError::Rejected(failure));
                 }
+                let deployment = check_deployment(txn, policy, &platform, &deployment_id).await.map_err(|e| match e {
+                    FlowError::Rejected(failure) => with_deployment(failure.error, &platform, &deployment_id),
+                    other => other,
+                })?;
                 record_launch(txn, max_hours, &platform, deployment, &claims, message_type).await
             })
         })
@@ -397,12 +396,24 @@ pub async fn complete_launch(
     Ok(CompletedLaunch { state, ..recorded })
 }
 
-async fn check_deployment(app: &AppState, platform: &platform::Model, deployment_id: &str) -> Result<i64, FlowError> {
+/// Reject a launch of `platform` that names `deployment_id`.
+fn with_deployment(error: LaunchError, platform: &platform::Model, deployment_id: &str) -> FlowError {
+    let mut failure = LaunchFailure::from_platform(error, platform);
+    failure.deployment_id = Some(deployment_id.to_string()).filter(|d| !d.is_empty());
+    FlowError::Rejected(failure)
+}
+
+async fn check_deployment<C: ConnectionTrait>(
+    db: &C,
+    policy: UnknownDeploymentPolicy,
+    platform: &platform::Model,
+    deployment_id: &str,
+) -> Result<i64, FlowError> {
     let unknown = || LaunchError::UnknownDeployment {
         deployment_id: deployment_id.to_string(),
         client_id: platform.client_id.clone(),
     };
-    match platform_store::find_deployment(&app.db, platform.id, deployment_id).await? {
+    match platform_store::find_deployment(db, platform.id, deployment_id).await? {
         Some(row) if row.status == STATUS_ACTIVE => Ok(row.id),
         Some(row) if row.status == STATUS_PENDING => Err(LaunchError::DeploymentPending {
             deployment_id: deployment_id.to_string(),
@@ -415,8 +426,8 @@ async fn check_deployment(app: &AppState, platform: &platform::Model, deployment
         }
         .into()),
         None => {
-            if app.settings.lti.unknown_deployment == UnknownDeploymentPolicy::Pending {
-                platform_store::ensure_deployment(&app.db, platform.id, deployment_id, STATUS_PENDING).await?;
+            if policy == UnknownDeploymentPolicy::Pending {
+                platform_store::ensure_deployment(db, platform.id, deployment_id, STATUS_PENDING).await?;
                 return Err(LaunchError::DeploymentPending {
                     deployment_id: deployment_id.to_string(),
                     client_id: platform.client_id.clone(),
@@ -513,7 +524,7 @@ async fn record_launch<C: ConnectionTrait>(
         credential: link.as_ref().and_then(|l| l.credential_slug.clone()).or(credential),
         platform_name: claims.tool_platform.as_ref().and_then(|p| p.name.clone()),
     };
-    let session_token = sessions::create(
+    let (session_token, row) = sessions::create(
         db,
         max_session_hours,
         NewSession {
@@ -528,5 +539,7 @@ async fn record_launch<C: ConnectionTrait>(
         },
     )
     .await?;
-    Ok(CompletedLaunch { session_token, message_type, roles, user_id: user.id, state: String::new() })
+    let user_id = user.id;
+    let session = sessions::Session::from_rows(row, Some(user), context);
+    Ok(CompletedLaunch { session_token, session, message_type, roles, user_id, state: String::new() })
 }

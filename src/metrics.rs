@@ -36,6 +36,12 @@ pub const INTERNAL_ERROR_REASON: &str = "internal_error";
 /// Upper bounds of the request latency buckets, in seconds.
 const LATENCY_BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
+/// Upper bounds of the write batch size buckets, in jobs.
+const BATCH_JOB_BUCKETS: [f64; 7] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
+
+/// Upper bounds of the write batch duration buckets, in seconds.
+const BATCH_SECONDS_BUCKETS: [f64; 9] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
+
 /// Outbox states that count as queued: waiting, being sent, or parked after a refusal.
 const QUEUE_STATES: [&str; 3] = [passback::STATUS_PENDING, passback::STATUS_SENDING, passback::STATUS_FAILED];
 
@@ -98,6 +104,8 @@ struct Inner {
     pool_size: Gauge,
     pool_idle: Gauge,
     pool_max: Gauge,
+    write_batch_jobs: Histogram,
+    write_batch_seconds: Histogram,
 }
 
 impl Default for Metrics {
@@ -147,6 +155,19 @@ impl Metrics {
             pool_max.clone(),
         );
 
+        let write_batch_jobs = Histogram::new(BATCH_JOB_BUCKETS);
+        registry.register(
+            "microcred_db_write_batch_jobs",
+            "Writes (such as a launch's rows) committed together in one SQLite transaction",
+            write_batch_jobs.clone(),
+        );
+        let write_batch_seconds = Histogram::new(BATCH_SECONDS_BUCKETS);
+        registry.register(
+            "microcred_db_write_batch_seconds",
+            "Time from the start of a SQLite write batch to its commit, in seconds",
+            write_batch_seconds.clone(),
+        );
+
         Self(Arc::new(Inner {
             registry,
             launches,
@@ -156,7 +177,18 @@ impl Metrics {
             pool_size,
             pool_idle,
             pool_max,
+            write_batch_jobs,
+            write_batch_seconds,
         }))
+    }
+
+    /// Return the callback that records each SQLite write batch.
+    pub fn write_batch_observer(&self) -> crate::store::writer::BatchObserver {
+        let metrics = self.clone();
+        Arc::new(move |jobs, elapsed| {
+            metrics.0.write_batch_jobs.observe(jobs as f64);
+            metrics.0.write_batch_seconds.observe(elapsed.as_secs_f64());
+        })
     }
 
     /// Count a launch that ended in a session.

@@ -57,9 +57,14 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Open a session that ends `max_hours` from now and return its token.
-/// `db` may be a transaction, so that the session is stored with the rest of a launch.
-pub async fn create<C: ConnectionTrait>(db: &C, max_hours: i64, new: NewSession) -> anyhow::Result<String> {
+/// Open a session that ends `max_hours` from now and return its token with
+/// the stored row. `db` may be a transaction, so that the session is stored
+/// with the rest of a launch.
+pub async fn create<C: ConnectionTrait>(
+    db: &C,
+    max_hours: i64,
+    new: NewSession,
+) -> anyhow::Result<(String, session::Model)> {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     let token = URL_SAFE_NO_PAD.encode(bytes);
@@ -78,8 +83,8 @@ pub async fn create<C: ConnectionTrait>(db: &C, max_hours: i64, new: NewSession)
         expires_at: now + Duration::hours(max_hours),
         last_seen_at: now,
     };
-    session_store::insert(db, row).await?;
-    Ok(token)
+    session_store::insert(db, row.clone()).await?;
+    Ok((token, row))
 }
 
 /// Find the live session for a token, refreshing its idle timer.
@@ -96,6 +101,9 @@ pub async fn resolve_by_id(app: &AppState, id: &str) -> anyhow::Result<Option<Se
     if id.len() != 64 {
         return Ok(None);
     }
+    if let Some(session) = app.fresh_sessions.take(id) {
+        return Ok(Some(session));
+    }
     let id = id.to_string();
     let Some((row, user, course)) = session_store::find_with_user_and_course(&app.db, &id).await? else {
         return Ok(None);
@@ -108,19 +116,66 @@ pub async fn resolve_by_id(app: &AppState, id: &str) -> anyhow::Result<Option<Se
     if (now - row.last_seen_at).num_seconds() >= TOUCH_INTERVAL_SECS {
         session_store::touch(&app.db, &id, now).await?;
     }
-    let message_type = MessageType::parse(&row.message_type).unwrap_or(MessageType::LtiResourceLinkRequest);
-    Ok(Some(Session {
-        id,
-        user_id: row.user_id,
-        platform_id: row.platform_id,
-        deployment_pk: row.deployment_pk,
-        context_pk: row.context_pk,
-        resource_link_pk: row.resource_link_pk,
-        roles: RoleSet::from_storage(&row.roles),
-        message_type,
-        details: serde_json::from_str(&row.launch).unwrap_or_default(),
-        expires_at: row.expires_at,
-        user,
-        course,
-    }))
+    Ok(Some(Session::from_rows(row, user, course)))
+}
+
+impl Session {
+    /// Build the session that `row` stores, with its user's and course's rows.
+    pub fn from_rows(row: session::Model, user: Option<user::Model>, course: Option<context::Model>) -> Self {
+        let message_type = MessageType::parse(&row.message_type).unwrap_or(MessageType::LtiResourceLinkRequest);
+        Self {
+            user_id: row.user_id,
+            platform_id: row.platform_id,
+            deployment_pk: row.deployment_pk,
+            context_pk: row.context_pk,
+            resource_link_pk: row.resource_link_pk,
+            roles: RoleSet::from_storage(&row.roles),
+            message_type,
+            details: serde_json::from_str(&row.launch).unwrap_or_default(),
+            expires_at: row.expires_at,
+            id: row.id,
+            user,
+            course,
+        }
+    }
+}
+
+/// How long a session opened by a launch waits here for its first request.
+const FRESH_SESSION_SECS: u64 = 10;
+
+/// Most sessions kept for their first request. A launch whose first request
+/// goes to another instance leaves its session here until it is pruned.
+const FRESH_SESSION_LIMIT: usize = 2048;
+
+/// Sessions that launches on this instance just opened, kept for the first
+/// request of each, which a launch's redirect sends right away. That request
+/// then needs no database read; every later one reads the session's row, and
+/// a request on another instance reads it anyway. A session row changes
+/// only when it is used or when it expires, hours later, so the kept copy
+/// is the stored row.
+#[derive(Default)]
+pub struct FreshSessions {
+    kept: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Session)>>,
+}
+
+impl FreshSessions {
+    /// Keep `session` for its first request.
+    pub fn put(&self, session: Session) {
+        let Ok(mut kept) = self.kept.lock() else { return };
+        let max_age = std::time::Duration::from_secs(FRESH_SESSION_SECS);
+        if kept.len() >= FRESH_SESSION_LIMIT {
+            kept.retain(|_, (opened, _)| opened.elapsed() < max_age);
+        }
+        if kept.len() < FRESH_SESSION_LIMIT {
+            kept.insert(session.id.clone(), (std::time::Instant::now(), session));
+        }
+    }
+
+    /// Take the session stored under `id` if a launch here opened it less
+    /// than [`FRESH_SESSION_SECS`] ago. Each session is given out once.
+    pub fn take(&self, id: &str) -> Option<Session> {
+        let (opened, session) = self.kept.lock().ok()?.remove(id)?;
+        let fresh = opened.elapsed() < std::time::Duration::from_secs(FRESH_SESSION_SECS);
+        (fresh && session.expires_at > Utc::now()).then_some(session)
+    }
 }

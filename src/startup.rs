@@ -102,12 +102,13 @@ impl Application {
             metrics: metrics.clone(),
         };
         let state = AppState::new(Inner {
-            writer: crate::store::writer::Writer::new(db.clone()),
+            writer: crate::store::writer::Writer::new(db.clone(), Some(metrics.write_batch_observer())),
             db,
             settings,
             public_url,
             platform_keys,
             login_registrations: Default::default(),
+            fresh_sessions: Default::default(),
             http,
             frame_origins: FrameOrigins::default(),
             files,

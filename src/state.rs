@@ -26,6 +26,8 @@ pub struct Inner {
     /// Base of the tool's URLs as the LMS sees them, without a trailing slash in its path.
     pub public_url: Url,
     pub platform_keys: KeySetCache,
+    /// Sessions just opened by launches here, kept for their first request.
+    pub fresh_sessions: crate::sessions::FreshSessions,
     /// Registrations recently read by login initiations.
     pub login_registrations: crate::platforms::LoginRegistrations,
     pub http: reqwest::Client,

@@ -12,7 +12,7 @@ use sea_orm::{
 };
 
 use super::entities::{context, launch_failure, login_state, platform, resource_link, user};
-use super::prepared::SqlText;
+use super::prepared::{insert_row, keep_stored, SqlText};
 
 /// A login state to store.
 pub struct NewLoginState {
@@ -26,20 +26,37 @@ pub struct NewLoginState {
 }
 
 pub async fn insert_login_state<C: ConnectionTrait>(db: &C, new: NewLoginState) -> Result<(), DbErr> {
-    login_state::ActiveModel {
-        state: Set(new.state),
-        nonce: Set(new.nonce),
-        platform_id: Set(new.platform_id),
-        target_link_uri: Set(new.target_link_uri),
-        created_at: Set(Utc::now()),
-        expires_at: Set(new.expires_at),
-        used_at: Set(None),
-        login_params: Set(new.login_params),
-        storage_target: Set(new.storage_target),
-        continuation: Set(None),
-    }
-    .insert(db)
-    .await?;
+    use login_state::Column as Col;
+    static SQL: SqlText = SqlText::new();
+    let backend = db.get_database_backend();
+    let columns = [
+        Col::State,
+        Col::Nonce,
+        Col::PlatformId,
+        Col::TargetLinkUri,
+        Col::CreatedAt,
+        Col::ExpiresAt,
+        Col::UsedAt,
+        Col::LoginParams,
+        Col::StorageTarget,
+        Col::Continuation,
+    ];
+    let values = vec![
+        new.state.into(),
+        new.nonce.into(),
+        new.platform_id.into(),
+        new.target_link_uri.into(),
+        Utc::now().into(),
+        new.expires_at.into(),
+        Option::<DateTime<Utc>>::None.into(),
+        new.login_params.into(),
+        new.storage_target.into(),
+        Option::<String>::None.into(),
+    ];
+    let statement = SQL.statement(backend, values, |values| {
+        insert_row(backend, login_state::Entity, &columns, values, None, false)
+    });
+    db.execute(statement).await?;
     Ok(())
 }
 
@@ -65,7 +82,7 @@ pub async fn find_login_state_with_platform<C: ConnectionTrait>(
     )))
 }
 
-/// The login state by its value (`values[0]`) with its registration.
+/// Build the select of the login state `values[0]` with its registration.
 fn login_state_query(backend: DbBackend, values: &[Value]) -> Statement {
     let issued_for = login_state::Entity::belongs_to(platform::Entity)
         .from(login_state::Column::PlatformId)
@@ -92,13 +109,16 @@ pub async fn set_continuation<C: ConnectionTrait>(db: &C, state: &str, hash: &st
 /// Mark a state used. Returns false when it was already used, so that of two
 /// concurrent launches with one state only one succeeds.
 pub async fn consume_login_state<C: ConnectionTrait>(db: &C, state: &str) -> Result<bool, DbErr> {
-    let result = login_state::Entity::update_many()
-        .col_expr(login_state::Column::UsedAt, Expr::value(Utc::now()))
-        .filter(login_state::Column::State.eq(state))
-        .filter(login_state::Column::UsedAt.is_null())
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected == 1)
+    static SQL: SqlText = SqlText::new();
+    let backend = db.get_database_backend();
+    let statement = SQL.statement(backend, vec![Utc::now().into(), state.into()], |values| {
+        login_state::Entity::update_many()
+            .col_expr(login_state::Column::UsedAt, Expr::value(values[0].clone()))
+            .filter(login_state::Column::State.eq(values[1].clone()))
+            .filter(login_state::Column::UsedAt.is_null())
+            .build(backend)
+    });
+    Ok(db.execute(statement).await?.rows_affected() == 1)
 }
 
 /// Delete login states that expired before `before`.
@@ -122,31 +142,39 @@ pub struct UserRecord<'a> {
 /// Insert or refresh a user, keyed by issuer and subject. A launch without
 /// a name or email keeps the ones stored earlier.
 pub async fn upsert_user<C: ConnectionTrait>(db: &C, record: UserRecord<'_>) -> Result<user::Model, DbErr> {
+    use user::Column as Col;
+    static SQL: SqlText = SqlText::new();
+    let backend = db.get_database_backend();
     let now = Utc::now();
-    let row = user::ActiveModel {
-        platform_id: Set(record.platform_id),
-        issuer: Set(record.issuer.to_string()),
-        subject: Set(record.subject.to_string()),
-        name: Set(record.name.map(str::to_string)),
-        email: Set(record.email.map(str::to_string)),
-        created_at: Set(now),
-        last_launch_at: Set(now),
-        ..Default::default()
-    };
+    let columns = [Col::PlatformId, Col::Issuer, Col::Subject, Col::Name, Col::Email, Col::CreatedAt, Col::LastLaunchAt];
+    let values = vec![
+        record.platform_id.into(),
+        record.issuer.into(),
+        record.subject.into(),
+        record.name.map(str::to_string).into(),
+        record.email.map(str::to_string).into(),
+        now.into(),
+        now.into(),
+    ];
     // A user is one person per issuer (LTI's `sub` is stable within the
-    // issuer); the row keeps the registration that first launched them, so
-    // a second registration under the same issuer never takes it over.
-    let mut update = vec![user::Column::LastLaunchAt];
-    if record.name.is_some() {
-        update.push(user::Column::Name);
-    }
-    if record.email.is_some() {
-        update.push(user::Column::Email);
-    }
-    user::Entity::insert(row)
-        .on_conflict(OnConflict::columns([user::Column::Issuer, user::Column::Subject]).update_columns(update).to_owned())
-        .exec_with_returning(db)
-        .await
+    // issuer). The row keeps the registration that first launched them, so
+    // a second registration under the same issuer never takes it over, and
+    // a launch without a name or email keeps the ones stored earlier.
+    let statement = SQL.statement(backend, values, |values| {
+        let on_conflict = OnConflict::columns([Col::Issuer, Col::Subject])
+            .update_column(Col::LastLaunchAt)
+            .value(Col::Name, keep_stored(user::Entity, Col::Name))
+            .value(Col::Email, keep_stored(user::Entity, Col::Email))
+            .to_owned();
+        insert_row(backend, user::Entity, &columns, values, Some(on_conflict), true)
+    });
+    returned_row(db, statement).await
+}
+
+/// Run an `INSERT ... RETURNING *` of one row and read the row.
+async fn returned_row<C: ConnectionTrait, M: FromQueryResult>(db: &C, statement: Statement) -> Result<M, DbErr> {
+    let row = db.query_one(statement).await?.ok_or_else(|| DbErr::RecordNotInserted)?;
+    M::from_query_result(&row, "")
 }
 
 pub struct ContextRecord<'a> {
@@ -157,31 +185,32 @@ pub struct ContextRecord<'a> {
     pub title: Option<&'a str>,
 }
 
+/// Insert or refresh a course, keyed by issuer and context id. A launch
+/// without a label or title keeps the ones stored earlier.
 pub async fn upsert_context<C: ConnectionTrait>(db: &C, record: ContextRecord<'_>) -> Result<context::Model, DbErr> {
+    use context::Column as Col;
+    static SQL: SqlText = SqlText::new();
+    let backend = db.get_database_backend();
     let now = Utc::now();
-    let row = context::ActiveModel {
-        platform_id: Set(record.platform_id),
-        issuer: Set(record.issuer.to_string()),
-        context_id: Set(record.context_id.to_string()),
-        label: Set(record.label.map(str::to_string)),
-        title: Set(record.title.map(str::to_string)),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    };
-    let mut update = vec![context::Column::UpdatedAt];
-    if record.label.is_some() {
-        update.push(context::Column::Label);
-    }
-    if record.title.is_some() {
-        update.push(context::Column::Title);
-    }
-    context::Entity::insert(row)
-        .on_conflict(
-            OnConflict::columns([context::Column::Issuer, context::Column::ContextId]).update_columns(update).to_owned(),
-        )
-        .exec_with_returning(db)
-        .await
+    let columns = [Col::PlatformId, Col::Issuer, Col::ContextId, Col::Label, Col::Title, Col::CreatedAt, Col::UpdatedAt];
+    let values = vec![
+        record.platform_id.into(),
+        record.issuer.into(),
+        record.context_id.into(),
+        record.label.map(str::to_string).into(),
+        record.title.map(str::to_string).into(),
+        now.into(),
+        now.into(),
+    ];
+    let statement = SQL.statement(backend, values, |values| {
+        let on_conflict = OnConflict::columns([Col::Issuer, Col::ContextId])
+            .update_column(Col::UpdatedAt)
+            .value(Col::Label, keep_stored(context::Entity, Col::Label))
+            .value(Col::Title, keep_stored(context::Entity, Col::Title))
+            .to_owned();
+        insert_row(backend, context::Entity, &columns, values, Some(on_conflict), true)
+    });
+    returned_row(db, statement).await
 }
 
 pub struct ResourceLinkRecord<'a> {
@@ -195,37 +224,46 @@ pub struct ResourceLinkRecord<'a> {
     pub credential_slug: Option<&'a str>,
 }
 
+/// Insert or refresh a resource link, keyed by issuer and link id. Its
+/// course is always the launch's; a launch without a title or a
+/// micro-credential keeps the ones stored earlier.
 pub async fn upsert_resource_link<C: ConnectionTrait>(
     db: &C,
     record: ResourceLinkRecord<'_>,
 ) -> Result<resource_link::Model, DbErr> {
+    use resource_link::Column as Col;
+    static SQL: SqlText = SqlText::new();
+    let backend = db.get_database_backend();
     let now = Utc::now();
-    let row = resource_link::ActiveModel {
-        platform_id: Set(record.platform_id),
-        context_pk: Set(record.context_pk),
-        issuer: Set(record.issuer.to_string()),
-        resource_link_id: Set(record.resource_link_id.to_string()),
-        title: Set(record.title.map(str::to_string)),
-        credential_slug: Set(record.credential_slug.map(str::to_string)),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    };
-    let mut update = vec![resource_link::Column::UpdatedAt, resource_link::Column::ContextPk];
-    if record.title.is_some() {
-        update.push(resource_link::Column::Title);
-    }
-    if record.credential_slug.is_some() {
-        update.push(resource_link::Column::CredentialSlug);
-    }
-    resource_link::Entity::insert(row)
-        .on_conflict(
-            OnConflict::columns([resource_link::Column::Issuer, resource_link::Column::ResourceLinkId])
-                .update_columns(update)
-                .to_owned(),
-        )
-        .exec_with_returning(db)
-        .await
+    let columns = [
+        Col::PlatformId,
+        Col::ContextPk,
+        Col::Issuer,
+        Col::ResourceLinkId,
+        Col::Title,
+        Col::CredentialSlug,
+        Col::CreatedAt,
+        Col::UpdatedAt,
+    ];
+    let values = vec![
+        record.platform_id.into(),
+        record.context_pk.into(),
+        record.issuer.into(),
+        record.resource_link_id.into(),
+        record.title.map(str::to_string).into(),
+        record.credential_slug.map(str::to_string).into(),
+        now.into(),
+        now.into(),
+    ];
+    let statement = SQL.statement(backend, values, |values| {
+        let on_conflict = OnConflict::columns([Col::Issuer, Col::ResourceLinkId])
+            .update_columns([Col::UpdatedAt, Col::ContextPk])
+            .value(Col::Title, keep_stored(resource_link::Entity, Col::Title))
+            .value(Col::CredentialSlug, keep_stored(resource_link::Entity, Col::CredentialSlug))
+            .to_owned();
+        insert_row(backend, resource_link::Entity, &columns, values, Some(on_conflict), true)
+    });
+    returned_row(db, statement).await
 }
 
 pub async fn user_by_id<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<user::Model>, DbErr> {
@@ -358,5 +396,30 @@ mod tests {
         for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
             assert!(SqlText::new().keeps(backend, 1, |values| login_state_query(backend, values)), "{backend:?}");
         }
+    }
+
+    #[test]
+    fn upsert_keeps_stored_name_sql() {
+        let values: Vec<sea_orm::Value> = (0..7i64).map(Into::into).collect();
+        let on_conflict = OnConflict::columns([user::Column::Issuer, user::Column::Subject])
+            .value(user::Column::Name, keep_stored(user::Entity, user::Column::Name))
+            .to_owned();
+        let columns = [
+            user::Column::PlatformId,
+            user::Column::Issuer,
+            user::Column::Subject,
+            user::Column::Name,
+            user::Column::Email,
+            user::Column::CreatedAt,
+            user::Column::LastLaunchAt,
+        ];
+        let statement = insert_row(DbBackend::Sqlite, user::Entity, &columns, &values, Some(on_conflict), true);
+
+        assert!(
+            statement.sql.contains(r#""name" = COALESCE("excluded"."name", "users"."name")"#),
+            "{}",
+            statement.sql
+        );
+        assert!(statement.sql.ends_with("RETURNING *"), "{}", statement.sql);
     }
 }

@@ -1,6 +1,7 @@
 //! Platform registrations and their deployments.
 
 use chrono::Utc;
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Set,
 };
@@ -146,22 +147,27 @@ pub async fn ensure_deployment<C: ConnectionTrait>(
     if let Some(existing) = find_deployment(db, platform_id, deployment_id).await? {
         return Ok(existing);
     }
-    let inserted = deployment::ActiveModel {
+    let row = deployment::ActiveModel {
         platform_id: Set(platform_id),
         deployment_id: Set(deployment_id.to_string()),
         status: Set(status.to_string()),
         created_at: Set(Utc::now()),
         ..Default::default()
-    }
-    .insert(db)
-    .await;
-    match inserted {
-        Ok(row) => Ok(row),
-        // Another instance inserted it between our read and write.
-        Err(_) => find_deployment(db, platform_id, deployment_id)
-            .await?
-            .ok_or_else(|| DbErr::Custom(format!("deployment {deployment_id} could not be stored"))),
-    }
+    };
+    // Another instance may insert it between the read and this write. The
+    // conflict clause keeps that from failing the statement, which on
+    // PostgreSQL would also abort a surrounding transaction.
+    deployment::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([deployment::Column::PlatformId, deployment::Column::DeploymentId])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    find_deployment(db, platform_id, deployment_id)
+        .await?
+        .ok_or_else(|| DbErr::Custom(format!("deployment {deployment_id} could not be stored")))
 }
 
 /// List every deployment of every registration, in insertion order.

@@ -7,7 +7,8 @@
 
 use std::sync::OnceLock;
 
-use sea_orm::{DbBackend, Statement, Value, Values};
+use sea_orm::sea_query::{Alias, Expr, Func, IntoIden, OnConflict, Query, SimpleExpr};
+use sea_orm::{DbBackend, Statement, StatementBuilder, Value, Values};
 
 /// Placeholder values the text is first built with: distinct, so that the
 /// order in which the statement takes them can be checked.
@@ -48,6 +49,42 @@ impl SqlText {
     }
 }
 
+/// Build an `INSERT` of one row into `table`: `values[i]` goes into
+/// `columns[i]`, then `on_conflict` and `RETURNING *` when `returning`.
+pub fn insert_row<T, C>(
+    backend: DbBackend,
+    table: T,
+    columns: &[C],
+    values: &[Value],
+    on_conflict: Option<OnConflict>,
+    returning: bool,
+) -> Statement
+where
+    T: IntoIden + 'static,
+    C: IntoIden + Copy + 'static,
+{
+    let mut insert = Query::insert();
+    insert.into_table(table).columns(columns.iter().copied());
+    insert.values_panic(values.iter().cloned().map(SimpleExpr::Value));
+    if let Some(on_conflict) = on_conflict {
+        insert.on_conflict(on_conflict);
+    }
+    if returning {
+        insert.returning_all();
+    }
+    StatementBuilder::build(&insert, &backend)
+}
+
+/// Return the expression that keeps the stored value of `column` when the row
+/// being upserted has none: `COALESCE(excluded.column, table.column)`.
+pub fn keep_stored<T, C>(table: T, column: C) -> SimpleExpr
+where
+    T: IntoIden + 'static,
+    C: IntoIden + Copy + 'static,
+{
+    Func::coalesce([Expr::col((Alias::new("excluded"), column)).into(), Expr::col((table, column)).into()]).into()
+}
+
 #[cfg(test)]
 impl SqlText {
     /// Report whether the text that `build` makes for `count` values is kept.
@@ -67,9 +104,6 @@ impl Default for SqlText {
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::sea_query::{Alias, Expr, Query};
-    use sea_orm::StatementBuilder;
-
     use super::*;
 
     fn two_filters(values: &[Value]) -> Statement {

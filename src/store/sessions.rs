@@ -4,17 +4,48 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::query::{SelectA, SelectB, SelectC};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, IdenStatic, JoinType,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, IdenStatic, JoinType,
     QueryFilter, QuerySelect, QueryTrait, RelationDef, Statement, Value,
 };
 
 use super::entities::{context, session, user};
-use super::prepared::SqlText;
+use super::prepared::{insert_row, SqlText};
 
 pub async fn insert<C: ConnectionTrait>(db: &C, row: session::Model) -> Result<(), DbErr> {
-    // Every field is set by the caller, so all of them are inserted.
-    let active: session::ActiveModel = row.into();
-    active.reset_all().insert(db).await?;
+    use session::Column as Col;
+    static SQL: SqlText = SqlText::new();
+    let backend = db.get_database_backend();
+    let columns = [
+        Col::Id,
+        Col::UserId,
+        Col::PlatformId,
+        Col::DeploymentPk,
+        Col::ContextPk,
+        Col::ResourceLinkPk,
+        Col::Roles,
+        Col::MessageType,
+        Col::Launch,
+        Col::CreatedAt,
+        Col::ExpiresAt,
+        Col::LastSeenAt,
+    ];
+    let values = vec![
+        row.id.into(),
+        row.user_id.into(),
+        row.platform_id.into(),
+        row.deployment_pk.into(),
+        row.context_pk.into(),
+        row.resource_link_pk.into(),
+        row.roles.into(),
+        row.message_type.into(),
+        row.launch.into(),
+        row.created_at.into(),
+        row.expires_at.into(),
+        row.last_seen_at.into(),
+    ];
+    let statement =
+        SQL.statement(backend, values, |values| insert_row(backend, session::Entity, &columns, values, None, false));
+    db.execute(statement).await?;
     Ok(())
 }
 
@@ -36,7 +67,7 @@ pub async fn find_with_user_and_course<C: ConnectionTrait>(db: &C, id: &str) -> 
     )))
 }
 
-/// The session by id (`values[0]`) with its user and course.
+/// Build the select of the session with id `values[0]` and its user and course.
 fn session_query(backend: DbBackend, values: &[Value]) -> Statement {
     let of_user: RelationDef =
         session::Entity::belongs_to(user::Entity).from(session::Column::UserId).to(user::Column::Id).into();

@@ -20,6 +20,8 @@
 //! in between.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
@@ -67,6 +69,9 @@ where
     }
 }
 
+/// Callback told the number of jobs and the time of each committed or failed batch.
+pub type BatchObserver = Arc<dyn Fn(usize, Duration) + Send + Sync>;
+
 /// Runs write jobs, batched on SQLite. Cheap to clone.
 #[derive(Clone)]
 pub struct Writer {
@@ -82,11 +87,12 @@ enum Route {
 impl Writer {
     /// Create a writer for `db`. On SQLite this spawns the task that runs the
     /// batches, which ends when the last clone of the writer is dropped.
-    pub fn new(db: DatabaseConnection) -> Self {
+    /// `observe` gets the size and duration of every batch.
+    pub fn new(db: DatabaseConnection, observe: Option<BatchObserver>) -> Self {
         let route = match db.get_database_backend() {
             DbBackend::Sqlite => {
                 let (sender, receiver) = mpsc::unbounded_channel();
-                tokio::spawn(run_batches(db, receiver));
+                tokio::spawn(run_batches(db, receiver, observe));
                 Route::Batched(sender)
             }
             _ => Route::Direct(db),
@@ -124,10 +130,16 @@ fn stopped() -> DbErr {
     DbErr::Custom("the database writer has stopped; restart microcred".to_string())
 }
 
-async fn run_batches(db: DatabaseConnection, mut receiver: mpsc::UnboundedReceiver<Box<dyn Job>>) {
+async fn run_batches(
+    db: DatabaseConnection,
+    mut receiver: mpsc::UnboundedReceiver<Box<dyn Job>>,
+    observe: Option<BatchObserver>,
+) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let started = Instant::now();
         let jobs = std::mem::take(&mut batch);
+        let count = jobs.len();
         let txn = match db.begin().await {
             Ok(txn) => txn,
             Err(error) => {
@@ -156,6 +168,9 @@ async fn run_batches(db: DatabaseConnection, mut receiver: mpsc::UnboundedReceiv
                 Err(error) => Err(DbErr::Custom(format!("the write could not be committed: {error}"))),
             };
             deliver(outcome);
+        }
+        if let Some(observe) = &observe {
+            observe(count, started.elapsed());
         }
     }
 }
@@ -200,7 +215,7 @@ mod tests {
     async fn writer_stores_concurrent_writes() {
         let dir = tempfile::tempdir().expect("a scratch folder");
         let db = scratch_db(&dir).await;
-        let writer = Writer::new(db.clone());
+        let writer = Writer::new(db.clone(), None);
 
         let calls = (0..200).map(|n| {
             let writer = writer.clone();
@@ -231,7 +246,7 @@ mod tests {
     async fn writer_failing_job_fails_alone() {
         let dir = tempfile::tempdir().expect("a scratch folder");
         let db = scratch_db(&dir).await;
-        let writer = Writer::new(db.clone());
+        let writer = Writer::new(db.clone(), None);
         writer.write(|txn| Box::pin(insert_note(txn, "taken".to_string()))).await.unwrap().unwrap();
 
         let bodies = ["first", "taken", "second"];
@@ -252,7 +267,7 @@ mod tests {
     async fn writer_survives_panicking_job() {
         let dir = tempfile::tempdir().expect("a scratch folder");
         let db = scratch_db(&dir).await;
-        let writer = Writer::new(db.clone());
+        let writer = Writer::new(db.clone(), None);
 
         let panicking = writer.write(|_txn| -> BoxFuture<'_, ()> { Box::pin(async { panic!("a job that breaks") }) });
         let error = panicking.await.expect_err("the caller of a panicking job gets an error");

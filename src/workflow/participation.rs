@@ -108,7 +108,7 @@ async fn current_with_enrollment(
     Ok((catalogue::current_of(row, version)?, enrollment))
 }
 
-/// The micro-credential by slug (`values[2]`) with its current version and
+/// Build the select of the micro-credential with slug `values[2]`, its current version and
 /// the enrolment of user `values[0]` in course `values[1]`.
 fn overview_query(backend: DbBackend, values: &[Value]) -> Statement {
     let (user_id, context_pk) = (values[0].clone(), values[1].clone());

@@ -16,7 +16,7 @@ use microcred_testkit::{
 use serde_json::Value;
 
 use crate::advantage::{launch_ada, make_pending_due, start_with as start_advantage, submit};
-use crate::support::{describe, launch_to_app, registration, TestApp, TestDatabase};
+use crate::support::{backend, describe, launch_to_app, registration, Backend, TestApp, TestDatabase};
 
 const COMPLETED: &str = r#"microcred_launches_total{outcome="completed",reason=""}"#;
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -220,6 +220,35 @@ async fn database_pool_gauges() {
     let idle = metrics.value("microcred_db_pool_idle");
     assert!((1.0..=5.0).contains(&size), "open connections {size}: {}", metrics.text);
     assert!(idle <= size, "idle {idle} of {size} open: {}", metrics.text);
+}
+
+#[tokio::test]
+async fn write_batches_follow_backend() {
+    let (app, platform) = start().await;
+    let before = scrape(&app).await;
+
+    launch_to_app(&app, &platform, platform.resource_link_claims(&app.launch_url())).await;
+    let after = scrape(&app).await;
+
+    // A launch writes its login state, then its rows: two jobs, each in a batch of its own here.
+    let jobs = after.value("microcred_db_write_batch_jobs_sum") - before.value("microcred_db_write_batch_jobs_sum");
+    let batches =
+        after.value("microcred_db_write_batch_jobs_count") - before.value("microcred_db_write_batch_jobs_count");
+    let timed = after.value("microcred_db_write_batch_seconds_count")
+        - before.value("microcred_db_write_batch_seconds_count");
+    match backend() {
+        // SQLite commits a launch's writes in batches.
+        Backend::Sqlite => {
+            assert_eq!(jobs, 2.0, "{}", after.text);
+            assert_eq!(batches, 2.0, "{}", after.text);
+            assert_eq!(timed, 2.0, "{}", after.text);
+        }
+        // PostgreSQL runs each write in a transaction of its own, outside any batch.
+        Backend::Postgres => {
+            assert_eq!(jobs, 0.0, "{}", after.text);
+            assert_eq!(batches, 0.0, "{}", after.text);
+        }
+    }
 }
 
 // The token guard and the switch.
