@@ -13,5 +13,6 @@ mod metrics;
 mod participant_pages;
 mod peer;
 mod peer_advantage;
+mod peer_process;
 mod registration;
 mod support;

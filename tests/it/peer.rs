@@ -10,182 +10,19 @@
 //! The peer runs from the virtualenv that `scripts/test` installs
 //! (`.venv-peer`). `MICROCRED_PEER_PYTHON` selects another interpreter.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
-use std::thread;
-use std::time::Duration;
-
 use microcred::launch::STATE_COOKIE_PREFIX;
-use microcred::platforms::PlatformInput;
 use microcred_testkit::{Browser, Page, StatusCode};
-use serde::Deserialize;
 
+use crate::peer_process::PeerProcess;
 use crate::support::TestApp;
-
-/// Time the peer may take to start and print its ready line. The limit is
-/// generous so that a loaded machine does not fail the test, because the
-/// peer normally starts within a few seconds.
-const PEER_START_TIMEOUT: Duration = Duration::from_secs(30);
 
 const CLIENT_ID: &str = "microcred-peer-client";
 const DEPLOYMENT_ID: &str = "peer-deployment-1";
 
-/// The JSON line the peer prints on stdout once it listens.
-#[derive(Debug, Deserialize)]
-struct PeerEndpoints {
-    issuer: String,
-    client_id: String,
-    deployment_id: String,
-    auth_url: String,
-    token_url: String,
-    jwks_url: String,
-    base_url: String,
-}
-
-/// The peer's process, killed when the value is dropped.
-struct PeerProcess {
-    child: Child,
-    /// Kept open because the peer stops when its stdin pipe closes.
-    _stdin: ChildStdin,
-    /// Everything the peer logged to stderr so far, for failure messages.
-    log: Arc<Mutex<String>>,
-}
-
-impl PeerProcess {
-    fn log(&self) -> String {
-        self.log.lock().expect("the peer log lock").clone()
-    }
-}
-
-impl Drop for PeerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A running peer platform and the endpoints it printed.
-struct PeerPlatform {
-    process: PeerProcess,
-    endpoints: PeerEndpoints,
-}
-
-fn peer_python() -> PathBuf {
-    match std::env::var_os("MICROCRED_PEER_PYTHON") {
-        Some(path) => PathBuf::from(path),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv-peer/bin/python"),
-    }
-}
-
-impl PeerPlatform {
-    /// Starts the peer for the tool at `tool_base` and waits for its ready line.
-    ///
-    /// # Panics
-    /// If the interpreter is missing, the process cannot start, or it prints
-    /// no valid ready line within [`PEER_START_TIMEOUT`].
-    fn start(tool_base: &str) -> PeerPlatform {
-        let python = peer_python();
-        assert!(
-            python.exists(),
-            "the peer platform's Python {} does not exist; run scripts/test, which installs it \
-             (or bash tests/peer/setup.sh), or set MICROCRED_PEER_PYTHON",
-            python.display()
-        );
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peer/peer_platform.py");
-
-        let mut child = Command::new(&python)
-            .arg(&script)
-            .args(["--port", "0", "--tool-base-url", tool_base])
-            .args(["--client-id", CLIENT_ID, "--deployment-id", DEPLOYMENT_ID])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|error| panic!("starting {} {} failed: {error}", python.display(), script.display()));
-        let stdin = child.stdin.take().expect("the peer's stdin is piped");
-        let stdout = child.stdout.take().expect("the peer's stdout is piped");
-        let stderr = child.stderr.take().expect("the peer's stderr is piped");
-
-        // The peer logs every request, so stderr is read continuously to keep
-        // the pipe from filling up and blocking it.
-        let log = Arc::new(Mutex::new(String::new()));
-        let log_writer = Arc::clone(&log);
-        thread::spawn(move || {
-            let mut stderr = BufReader::new(stderr);
-            let mut line = String::new();
-            while matches!(stderr.read_line(&mut line), Ok(read) if read > 0) {
-                log_writer.lock().expect("the peer log lock").push_str(&line);
-                line.clear();
-            }
-        });
-        let process = PeerProcess {
-            child,
-            _stdin: stdin,
-            log,
-        };
-
-        let (ready_sender, ready_receiver) = mpsc::channel();
-        thread::spawn(move || {
-            let mut stdout = BufReader::new(stdout);
-            let mut line = String::new();
-            let result = stdout.read_line(&mut line).map(|_| line);
-            let _ = ready_sender.send(result);
-            // Drain anything else, so the peer never blocks on a full pipe.
-            let _ = std::io::copy(&mut stdout, &mut std::io::sink());
-        });
-
-        let line = match ready_receiver.recv_timeout(PEER_START_TIMEOUT) {
-            Ok(Ok(line)) if !line.trim().is_empty() => line,
-            Ok(Ok(_)) => panic!(
-                "the peer platform exited before printing its ready line. Its log:\n{}",
-                process.log()
-            ),
-            Ok(Err(error)) => panic!(
-                "reading the peer platform's stdout failed: {error}. Its log:\n{}",
-                process.log()
-            ),
-            Err(_) => panic!(
-                "the peer platform printed no ready line within {PEER_START_TIMEOUT:?}. Its log:\n{}",
-                process.log()
-            ),
-        };
-        let endpoints = serde_json::from_str(&line)
-            .unwrap_or_else(|error| panic!("the peer's ready line {line:?} is not the expected JSON: {error}"));
-        PeerPlatform { process, endpoints }
-    }
-
-    fn log(&self) -> String {
-        self.process.log()
-    }
-
-    /// Returns the registration an LMS admin would copy from the peer into microcred.
-    fn registration(&self) -> PlatformInput {
-        PlatformInput {
-            issuer: self.endpoints.issuer.clone(),
-            client_id: self.endpoints.client_id.clone(),
-            deployment_ids: vec![self.endpoints.deployment_id.clone()],
-            auth_url: self.endpoints.auth_url.clone(),
-            token_url: self.endpoints.token_url.clone(),
-            jwks_url: self.endpoints.jwks_url.clone(),
-            token_audience: None,
-            manages_registrations: false,
-        }
-    }
-
-    /// Returns the peer URL that starts a launch with these query parameters.
-    fn launch_url(&self, params: &[(&str, &str)]) -> String {
-        let mut url = url::Url::parse(&format!("{}/launch", self.endpoints.base_url)).expect("the peer's base URL");
-        url.query_pairs_mut().extend_pairs(params);
-        url.to_string()
-    }
-}
-
 /// Starts microcred and a peer platform, and registers the peer in microcred.
-async fn start_with_peer() -> (TestApp, PeerPlatform) {
+async fn start_with_peer() -> (TestApp, PeerProcess) {
     let app = TestApp::spawn().await;
-    let peer = PeerPlatform::start(&app.base);
+    let peer = PeerProcess::start(&app.base, CLIENT_ID, DEPLOYMENT_ID);
     assert_eq!(peer.endpoints.client_id, CLIENT_ID);
     assert_eq!(peer.endpoints.deployment_id, DEPLOYMENT_ID);
     app.register(peer.registration()).await;
@@ -202,7 +39,7 @@ fn cross_site_browser() -> Browser {
 
 /// Runs the peer's `/launch` up to its authorization response: the page
 /// whose form posts the id_token to the tool.
-async fn open_authorization_page(browser: &Browser, peer: &PeerPlatform, params: &[(&str, &str)]) -> Page {
+async fn open_authorization_page(browser: &Browser, peer: &PeerProcess, params: &[(&str, &str)]) -> Page {
     let page = browser.get(&peer.launch_url(params)).await;
     assert_eq!(
         page.status,
@@ -248,13 +85,13 @@ async fn open_authorization_page(browser: &Browser, peer: &PeerPlatform, params:
 }
 
 /// Runs a whole launch and returns the page the browser ends on.
-async fn launch(browser: &Browser, peer: &PeerPlatform, params: &[(&str, &str)]) -> Page {
+async fn launch(browser: &Browser, peer: &PeerProcess, params: &[(&str, &str)]) -> Page {
     let authorization = open_authorization_page(browser, peer, params).await;
     browser.submit_auto_form(&authorization).await
 }
 
 /// Asserts that `page` is the tool's home page after an accepted launch.
-fn assert_launched(page: &Page, peer: &PeerPlatform) {
+fn assert_launched(page: &Page, peer: &PeerProcess) {
     assert_eq!(
         page.status,
         StatusCode::OK,

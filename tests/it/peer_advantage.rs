@@ -8,148 +8,52 @@
 //! The peer runs from the virtualenv that `scripts/test` installs
 //! (`.venv-peer`); `MICROCRED_PEER_PYTHON` selects another interpreter.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
-use std::thread;
 use std::time::Duration;
 
 use microcred::platforms::PlatformInput;
 use microcred::workflow::catalogue;
 use microcred_testkit::{Browser, Method, StatusCode};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::advantage::{
     assert_ags_timestamp, assess, catalogue_toml, fast_worker, submit, Person, CEUS, COMPONENTS, SLUG, TITLE, WAIT,
 };
+use crate::peer_process::PeerProcess;
 use crate::support::{describe, session_of, text_between, TestApp};
 
-/// Time the peer may take to start and print its ready line. It normally
-/// starts within a few seconds.
-const PEER_START_TIMEOUT: Duration = Duration::from_secs(30);
 const CLIENT_ID: &str = "microcred-peer-advantage";
 const DEPLOYMENT_ID: &str = "peer-advantage-deployment";
 const COURSE: &str = "peer-course";
 const LINK: &str = "peer-link";
 
-/// The JSON line the peer prints once it listens.
-#[derive(Debug, Deserialize)]
-struct PeerReady {
-    issuer: String,
-    client_id: String,
-    deployment_id: String,
-    auth_url: String,
-    token_url: String,
-    jwks_url: String,
-    base_url: String,
-}
-
-/// A running peer process, killed when dropped.
+/// The running peer and a client for its inspection endpoints.
 struct Peer {
-    child: Child,
-    /// Kept open, because the peer stops when its stdin closes.
-    _stdin: ChildStdin,
-    /// What the peer logged to stderr so far, for failure messages.
-    log: Arc<Mutex<String>>,
-    ready: PeerReady,
+    process: PeerProcess,
     http: reqwest::Client,
 }
 
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn peer_python() -> PathBuf {
-    std::env::var_os("MICROCRED_PEER_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv-peer/bin/python"))
-}
-
 impl Peer {
-    /// Starts the peer for the tool at `tool_base` and waits for its ready line.
+    /// Start the peer for the tool at `tool_base` and wait for its ready line.
     fn start(tool_base: &str) -> Peer {
-        let python = peer_python();
-        assert!(
-            python.exists(),
-            "the peer platform's Python {} does not exist: run scripts/test (or bash tests/peer/setup.sh), \
-             or set MICROCRED_PEER_PYTHON",
-            python.display()
-        );
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peer/peer_platform.py");
-        let mut child = Command::new(&python)
-            .arg(&script)
-            .args(["--port", "0", "--tool-base-url", tool_base, "--client-id", CLIENT_ID])
-            .args(["--deployment-id", DEPLOYMENT_ID])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|error| panic!("starting the peer with {} failed: {error}", python.display()));
-        let stdin = child.stdin.take().expect("the peer's stdin is piped");
-        let stdout = child.stdout.take().expect("the peer's stdout is piped");
-        let stderr = child.stderr.take().expect("the peer's stderr is piped");
-
-        // Read both pipes all the time, so the peer never blocks on a full one.
-        let log = Arc::new(Mutex::new(String::new()));
-        let log_writer = Arc::clone(&log);
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut log = log_writer.lock().expect("the peer log lock");
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        let (sender, receiver) = mpsc::channel();
-        thread::spawn(move || {
-            let mut stdout = BufReader::new(stdout);
-            let mut line = String::new();
-            let _ = sender.send(stdout.read_line(&mut line).map(|_| line));
-            let _ = std::io::copy(&mut stdout, &mut std::io::sink());
-        });
-
-        let line = receiver.recv_timeout(PEER_START_TIMEOUT);
-        let logged = || log.lock().expect("the peer log lock").clone();
-        let line = match line {
-            Ok(Ok(line)) if !line.trim().is_empty() => line,
-            other => panic!("the peer printed no ready line ({other:?}). Its log:\n{}", logged()),
-        };
-        let ready: PeerReady = serde_json::from_str(&line)
-            .unwrap_or_else(|error| panic!("the peer's ready line {line:?} is not the expected JSON: {error}"));
+        let process = PeerProcess::start(tool_base, CLIENT_ID, DEPLOYMENT_ID);
         let http = reqwest::Client::builder().no_proxy().build().expect("build an HTTP client");
-        Peer { child, _stdin: stdin, log, ready, http }
+        Peer { process, http }
     }
 
     fn log(&self) -> String {
-        self.log.lock().expect("the peer log lock").clone()
+        self.process.log()
     }
 
     fn registration(&self) -> PlatformInput {
-        PlatformInput {
-            issuer: self.ready.issuer.clone(),
-            client_id: self.ready.client_id.clone(),
-            deployment_ids: vec![self.ready.deployment_id.clone()],
-            auth_url: self.ready.auth_url.clone(),
-            token_url: self.ready.token_url.clone(),
-            jwks_url: self.ready.jwks_url.clone(),
-            token_audience: None,
-            manages_registrations: false,
-        }
+        self.process.registration()
     }
 
-    /// Returns the peer URL that starts a launch with `params`.
     fn launch_url(&self, params: &[(&str, &str)]) -> String {
-        let mut url = url::Url::parse(&format!("{}/launch", self.ready.base_url)).expect("the peer's base URL");
-        url.query_pairs_mut().extend_pairs(params);
-        url.to_string()
+        self.process.launch_url(params)
     }
 
     async fn get_json(&self, path: &str) -> Vec<Value> {
-        let url = format!("{}{path}", self.ready.base_url);
+        let url = format!("{}{path}", self.process.endpoints.base_url);
         let response = self.http.get(&url).send().await.unwrap_or_else(|error| panic!("GET {url} failed: {error}"));
         assert_eq!(response.status(), StatusCode::OK, "GET {url}");
         response.json().await.unwrap_or_else(|error| panic!("GET {url} returned no JSON list: {error}"))
