@@ -6,7 +6,7 @@
 
 use microcred::config::{Settings, UnknownDeploymentPolicy};
 use microcred::platforms::{self, PlatformInput};
-use microcred::store::entities::{deployment, launch_failure, login_state, user};
+use microcred::store::entities::{deployment, launch_failure, login_state, session, user};
 use microcred_testkit::{
     claim, decode_header_unverified, role, Browser, LaunchClaims, LaunchSpec, LaunchStage, LoginMethod, NonceChoice,
     Page, PlatformOptions, SigningChoice, StatusCode, TestKey, TestPlatform, TestUser,
@@ -301,6 +301,53 @@ async fn launch_accepts_audience_array_with_azp() {
 }
 
 // State and nonce.
+
+#[tokio::test]
+async fn concurrent_posts_of_one_state_open_one_session() {
+    let (app, platform) = start().await;
+    let browser = Browser::new();
+    let spec = LaunchSpec::new(claims(&app, &platform)).stop_after(LaunchStage::Authorization);
+    let authorization = platform.launch(&browser, &app.login_url(), spec).await;
+    let form = authorization.form().expect("the platform's form_post page");
+
+    // Posted together, the copies reach the tool's writer in one batch or a few.
+    let posts = (0..8).map(|_| browser.submit_form(&form));
+    let pages = futures::future::join_all(posts).await;
+
+    // The browser follows the one accepted launch to its landing page.
+    let landed = |page: &&Page| page.status == StatusCode::OK && page.url.path() == "/app";
+    let opened = pages.iter().filter(landed).count();
+    assert_eq!(opened, 1, "{}", pages.iter().map(describe).collect::<Vec<_>>().join("\n"));
+    for page in pages.iter().filter(|page| !landed(page)) {
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", describe(page));
+        assert!(page.body.contains("state_already_used"), "{}", describe(page));
+    }
+    let sessions = session::Entity::find().all(&app.state.db).await.expect("read sessions");
+    assert_eq!(sessions.len(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_launches_each_open_their_session() {
+    let (app, platform) = start().await;
+    let launches = (0..24).map(|n| {
+        let spec = LaunchSpec::new(claims_for(&app, &platform, &numbered_user(n), n));
+        let (app, platform) = (&app, &platform);
+        async move { platform.launch(&Browser::new(), &app.login_url(), spec).await }
+    });
+
+    let pages = futures::future::join_all(launches).await;
+
+    for page in &pages {
+        assert_launched(page);
+    }
+    let sessions = session::Entity::find().all(&app.state.db).await.expect("read sessions");
+    let users = user::Entity::find().all(&app.state.db).await.expect("read users");
+    assert_eq!(sessions.len(), 24);
+    assert_eq!(users.len(), 24);
+    for session in &sessions {
+        assert!(users.iter().any(|user| user.id == session.user_id), "session of an unknown user: {session:?}");
+    }
+}
 
 #[tokio::test]
 async fn launch_rejects_replayed_id_token() {
