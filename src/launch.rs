@@ -3,8 +3,10 @@
 //!
 //! Checks run in this order so that each rejection names the first thing
 //! wrong: the form, the state (issued, unused, bound to this browser), the
-//! token (signature, issuer, audience, times), the nonce, the deployment and
-//! the message claims.
+//! token (signature, issuer, audience, times), the nonce and the message
+//! claims. Then, in the transaction that records the launch, the state is
+//! used up (a concurrent post of the same state is rejected here) and the
+//! deployment is checked.
 
 use chrono::{Duration, Utc};
 use microcred_lti::claims::IdTokenClaims;
