@@ -143,38 +143,38 @@ impl Session {
 /// How long a session opened by a launch waits here for its first request.
 const FRESH_SESSION_SECS: u64 = 10;
 
-/// Most sessions kept for their first request. A launch whose first request
+/// Maximum number of sessions kept for their first request. A launch whose first request
 /// goes to another instance leaves its session here until it is pruned.
 const FRESH_SESSION_LIMIT: usize = 2048;
 
 /// Sessions that launches on this instance just opened, kept for the first
 /// request of each, which a launch's redirect sends right away. That request
-/// then needs no database read; every later one reads the session's row, and
-/// a request on another instance reads it anyway. A session row changes
+/// then needs no database read. Every later request reads the session's row,
+/// and so does a first request on another instance. A session row changes
 /// only when it is used or when it expires, hours later, so the kept copy
 /// is the stored row.
 #[derive(Default)]
 pub struct FreshSessions {
-    kept: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Session)>>,
+    sessions: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Session)>>,
 }
 
 impl FreshSessions {
     /// Keep `session` for its first request.
     pub fn put(&self, session: Session) {
-        let Ok(mut kept) = self.kept.lock() else { return };
+        let Ok(mut sessions) = self.sessions.lock() else { return };
         let max_age = std::time::Duration::from_secs(FRESH_SESSION_SECS);
-        if kept.len() >= FRESH_SESSION_LIMIT {
-            kept.retain(|_, (opened, _)| opened.elapsed() < max_age);
+        if sessions.len() >= FRESH_SESSION_LIMIT {
+            sessions.retain(|_, (opened, _)| opened.elapsed() < max_age);
         }
-        if kept.len() < FRESH_SESSION_LIMIT {
-            kept.insert(session.id.clone(), (std::time::Instant::now(), session));
+        if sessions.len() < FRESH_SESSION_LIMIT {
+            sessions.insert(session.id.clone(), (std::time::Instant::now(), session));
         }
     }
 
     /// Take the session stored under `id` if a launch here opened it less
     /// than [`FRESH_SESSION_SECS`] ago. Each session is given out once.
     pub fn take(&self, id: &str) -> Option<Session> {
-        let (opened, session) = self.kept.lock().ok()?.remove(id)?;
+        let (opened, session) = self.sessions.lock().ok()?.remove(id)?;
         let fresh = opened.elapsed() < std::time::Duration::from_secs(FRESH_SESSION_SECS);
         (fresh && session.expires_at > Utc::now()).then_some(session)
     }

@@ -20,7 +20,7 @@ pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub db: DatabaseConnection,
-    /// Runs the writes that every launch makes, committed together on SQLite.
+    /// Writer that commits the writes of concurrent launches together on SQLite.
     pub writer: crate::store::writer::Writer,
     pub settings: Settings,
     /// Base of the tool's URLs as the LMS sees them, without a trailing slash in its path.

@@ -225,7 +225,7 @@ pub struct ResourceLinkRecord<'a> {
 }
 
 /// Insert or refresh a resource link, keyed by issuer and link id. Its
-/// course is always the launch's; a launch without a title or a
+/// course is always the launch's. A launch without a title or a
 /// micro-credential keeps the ones stored earlier.
 pub async fn upsert_resource_link<C: ConnectionTrait>(
     db: &C,

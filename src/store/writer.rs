@@ -8,8 +8,8 @@
 //! connection threads and back twice. [`Writer`] hands the work to one task
 //! instead: it takes every waiting job, runs the jobs one after the other in
 //! a single transaction, commits once, and only then returns each caller's
-//! result. A caller therefore never sees a result whose rows are not yet
-//! stored.
+//! result. A caller therefore never receives a result whose rows are not
+//! yet stored.
 //!
 //! On PostgreSQL, which runs many writers at once, each job runs in a
 //! transaction of its own.
@@ -69,7 +69,7 @@ where
     }
 }
 
-/// Callback told the number of jobs and the time of each committed or failed batch.
+/// Callback that receives the number of jobs and the duration of each batch, committed or failed.
 pub type BatchObserver = Arc<dyn Fn(usize, Duration) + Send + Sync>;
 
 /// Runs write jobs, batched on SQLite. Cheap to clone.
@@ -222,7 +222,7 @@ mod tests {
             let reader = db.clone();
             tokio::spawn(async move {
                 let id = writer.write(move |txn| Box::pin(insert_note(txn, format!("note {n}")))).await??;
-                // The result arrives after the commit, so another connection already sees the row.
+                // The result arrives after the commit, so another connection already reads the row.
                 let seen = reader
                     .query_one(Statement::from_sql_and_values(
                         DbBackend::Sqlite,
