@@ -4,9 +4,10 @@
 //! Checks run in this order so that each rejection names the first thing
 //! wrong: the form, the state (issued, unused, bound to this browser), the
 //! token (signature, issuer, audience, times), the nonce and the message
-//! claims. Then, in the transaction that records the launch, the state is
-//! used up (a concurrent post of the same state is rejected here) and the
-//! deployment is checked.
+//! claims. Then, in the transaction that records the launch, one statement
+//! uses the state up if its registration is still active, and reads the
+//! deployment, which must be active too. A concurrent post of the same
+//! state, or a registration switched off since the login, is rejected there.
 
 use chrono::{Duration, Utc};
 use microcred_lti::claims::IdTokenClaims;
@@ -21,8 +22,9 @@ use url::Url;
 use crate::config::UnknownDeploymentPolicy;
 use crate::sessions::{self, NewSession};
 use crate::state::AppState;
-use crate::store::entities::platform;
-use crate::store::launches::{self as launch_store, ContextRecord, ResourceLinkRecord, UserRecord};
+use crate::handoff::Handoff;
+use crate::store::entities::{login_state, platform};
+use crate::store::launches::{self as launch_store, ContextRecord, ResourceLinkRecord, StateUse, UserRecord};
 use crate::store::platforms::{self as platform_store, STATUS_ACTIVE, STATUS_PENDING};
 
 /// Prefix of the cookie that binds a login state to the browser that began it.
@@ -189,16 +191,21 @@ pub async fn begin_login(app: &AppState, params: LoginInitiation) -> Result<Logi
     let state = CsrfToken::new_random().secret().clone();
     let nonce = Nonce::new_random().secret().clone();
     let expires_at = Utc::now() + Duration::seconds(app.settings.lti.state_ttl_secs as i64);
-    let new_state = launch_store::NewLoginState {
+    let row = login_state::Model {
         state: state.clone(),
         nonce: nonce.clone(),
         platform_id: platform.id,
         target_link_uri: login.target_link_uri.to_string(),
+        created_at: Utc::now(),
         expires_at,
+        used_at: None,
         login_params: serde_json::to_string(&saved_params).ok(),
         storage_target: login.storage_target.clone(),
+        continuation: None,
     };
-    app.writer.write(move |txn| Box::pin(launch_store::insert_login_state(txn, new_state))).await??;
+    let stored = row.clone();
+    app.writer.write(move |txn| Box::pin(launch_store::insert_login_state(txn, stored))).await??;
+    app.fresh_logins.put(state.clone(), FreshLogin { login: row, platform: platform.clone() });
 
     let redirect_uri = app.url("/lti/launch");
     let location = AuthorizationRequest {
@@ -219,6 +226,32 @@ pub async fn begin_login(app: &AppState, params: LoginInitiation) -> Result<Logi
         storage_target: login.storage_target,
         platform_origin,
     })
+}
+
+/// How long a login state issued here waits for its id_token post.
+const FRESH_LOGIN_SECS: u64 = 10;
+
+/// Maximum number of login states kept for their id_token post.
+const FRESH_LOGIN_LIMIT: usize = 4096;
+
+/// A login state just stored, with the registration it was issued for.
+pub struct FreshLogin {
+    pub login: login_state::Model,
+    pub platform: platform::Model,
+}
+
+/// Login states that logins on this instance just issued, kept for the
+/// id_token post that the platform usually sends back at once. That post
+/// then reads neither the state nor the registration. The copy is the row
+/// as the login stored it. A state row changes only when the state is used,
+/// which the launch's transaction checks again, or when it gets a
+/// continuation token, and a post with a continuation token reads the row.
+/// The registration's status is checked again when the state is used.
+pub type FreshLogins = Handoff<FreshLogin>;
+
+/// Create the map of fresh login states with its age and size limits.
+pub fn fresh_logins() -> FreshLogins {
+    FreshLogins::new(std::time::Duration::from_secs(FRESH_LOGIN_SECS), FRESH_LOGIN_LIMIT)
 }
 
 /// The form a platform posts to the launch URL.
@@ -302,9 +335,21 @@ pub async fn complete_launch(
     let id_token = form.id_token.filter(|t| !t.is_empty()).ok_or(LaunchError::MissingIdToken)?;
     let state = form.state.filter(|s| !s.is_empty()).ok_or(LaunchError::MissingState)?;
 
-    let (login, platform) =
-        launch_store::find_login_state_with_platform(&app.db, &state).await?.ok_or(LaunchError::UnknownState)?;
-    let platform = platform.ok_or(LaunchError::UnknownState)?;
+    // The state row and its registration as the login left them here, when
+    // the browser proves the state with its cookie; else as stored.
+    let fresh = match proof {
+        StateProof::Cookie(Some(cookie)) if cookie == state => app.fresh_logins.take(&state),
+        _ => None,
+    };
+    let (login, platform) = match fresh {
+        Some(FreshLogin { login, platform }) => (login, platform),
+        None => {
+            let (login, platform) = launch_store::find_login_state_with_platform(&app.db, &state)
+                .await?
+                .ok_or(LaunchError::UnknownState)?;
+            (login, platform.ok_or(LaunchError::UnknownState)?)
+        }
+    };
     let fail = |error: LaunchError| FlowError::Rejected(LaunchFailure::from_platform(error, &platform));
     if login.used_at.is_some() {
         return Err(fail(LaunchError::StateAlreadyUsed));
@@ -374,28 +419,48 @@ pub async fn complete_launch(
     let message_type = check_message(&claims).map_err(|error| with_deployment(error, &platform, &deployment_id))?;
 
     // The state is used up in the same transaction that checks the
-    // deployment and records the launch, so that of two posts of one state
-    // only one opens a session.
+    // registration and the deployment and records the launch, so that of
+    // two posts of one state only one opens a session, and a registration
+    // or deployment switched off after the login opens none.
     let max_hours = app.settings.session.max_hours;
     let policy = app.settings.lti.unknown_deployment;
-    let consumed_state = state.clone();
+    let used_state = state.clone();
     let recorded = app
         .writer
         .write(move |txn| {
             Box::pin(async move {
-                if !launch_store::consume_login_state(txn, &consumed_state).await? {
-                    let failure = LaunchFailure::from_platform(LaunchError::StateAlreadyUsed, &platform);
-                    return Err(FlowError::Rejected(failure));
-                }
-                let deployment = check_deployment(txn, policy, &platform, &deployment_id).await.map_err(|e| match e {
-                    FlowError::Rejected(failure) => with_deployment(failure.error, &platform, &deployment_id),
-                    other => other,
-                })?;
-                record_launch(txn, max_hours, &platform, deployment, &claims, message_type).await
+                let deployment_pk = match launch_store::use_login_state(txn, &used_state, &deployment_id).await? {
+                    StateUse::Used { deployment_pk: Some(pk) } => pk,
+                    StateUse::Used { deployment_pk: None } => check_deployment(txn, policy, &platform, &deployment_id)
+                        .await
+                        .map_err(|e| match e {
+                            FlowError::Rejected(failure) => with_deployment(failure.error, &platform, &deployment_id),
+                            other => other,
+                        })?,
+                    StateUse::Refused => return Err(refused_state(txn, &platform).await),
+                };
+                record_launch(txn, max_hours, &platform, deployment_pk, &claims, message_type).await
             })
         })
         .await??;
     Ok(CompletedLaunch { state, ..recorded })
+}
+
+/// Build the rejection of a state that passed the checks but was not used
+/// up: its registration was switched off since, or a concurrent post used it.
+async fn refused_state<C: ConnectionTrait>(db: &C, platform: &platform::Model) -> FlowError {
+    let current = match platform_store::by_id(db, platform.id).await {
+        Ok(current) => current,
+        Err(error) => return error.into(),
+    };
+    let error = match current.map(|p| p.status) {
+        Some(status) if status == STATUS_PENDING => {
+            LaunchError::RegistrationPending { issuer: platform.issuer.clone(), client_id: platform.client_id.clone() }
+        }
+        Some(status) if status == STATUS_ACTIVE => LaunchError::StateAlreadyUsed,
+        _ => LaunchError::RegistrationDisabled { client_id: platform.client_id.clone() },
+    };
+    FlowError::Rejected(LaunchFailure::from_platform(error, platform))
 }
 
 /// Reject a launch of `platform` that names `deployment_id`.

@@ -12,6 +12,7 @@
 pub mod advantage;
 pub mod config;
 pub mod error;
+pub mod handoff;
 pub mod keys;
 pub mod launch;
 pub mod metrics;

@@ -101,7 +101,7 @@ pub async fn resolve_by_id(app: &AppState, id: &str) -> anyhow::Result<Option<Se
     if id.len() != 64 {
         return Ok(None);
     }
-    if let Some(session) = app.fresh_sessions.take(id) {
+    if let Some(session) = app.fresh_sessions.take(id).filter(|session| session.expires_at > Utc::now()) {
         return Ok(Some(session));
     }
     let id = id.to_string();
@@ -141,41 +141,20 @@ impl Session {
 }
 
 /// How long a session opened by a launch waits here for its first request.
-const FRESH_SESSION_SECS: u64 = 10;
+pub const FRESH_SESSION_SECS: u64 = 10;
 
 /// Maximum number of sessions kept for their first request. A launch whose first request
 /// goes to another instance leaves its session here until it is pruned.
-const FRESH_SESSION_LIMIT: usize = 2048;
+pub const FRESH_SESSION_LIMIT: usize = 2048;
 
 /// Sessions that launches on this instance just opened, kept for the first
-/// request of each, which a launch's redirect sends right away. That request
-/// then needs no database read. Every later request reads the session's row,
-/// and so does a first request on another instance. A session row changes
-/// only when it is used or when it expires, hours later, so the kept copy
-/// is the stored row.
-#[derive(Default)]
-pub struct FreshSessions {
-    sessions: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Session)>>,
-}
+/// request of each, which a launch's redirect sends right away. Every later
+/// request reads the session's row, and so does a first request on another
+/// instance. A session row changes only when it is used or when it
+/// expires, hours later, so the kept copy is the stored row.
+pub type FreshSessions = crate::handoff::Handoff<Session>;
 
-impl FreshSessions {
-    /// Keep `session` for its first request.
-    pub fn put(&self, session: Session) {
-        let Ok(mut sessions) = self.sessions.lock() else { return };
-        let max_age = std::time::Duration::from_secs(FRESH_SESSION_SECS);
-        if sessions.len() >= FRESH_SESSION_LIMIT {
-            sessions.retain(|_, (opened, _)| opened.elapsed() < max_age);
-        }
-        if sessions.len() < FRESH_SESSION_LIMIT {
-            sessions.insert(session.id.clone(), (std::time::Instant::now(), session));
-        }
-    }
-
-    /// Take the session stored under `id` if a launch here opened it less
-    /// than [`FRESH_SESSION_SECS`] ago. Each session is given out once.
-    pub fn take(&self, id: &str) -> Option<Session> {
-        let (opened, session) = self.sessions.lock().ok()?.remove(id)?;
-        let fresh = opened.elapsed() < std::time::Duration::from_secs(FRESH_SESSION_SECS);
-        (fresh && session.expires_at > Utc::now()).then_some(session)
-    }
+/// Create the map of fresh sessions with its age and size limits.
+pub fn fresh_sessions() -> FreshSessions {
+    FreshSessions::new(std::time::Duration::from_secs(FRESH_SESSION_SECS), FRESH_SESSION_LIMIT)
 }

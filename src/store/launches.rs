@@ -14,18 +14,8 @@ use sea_orm::{
 use super::entities::{context, launch_failure, login_state, platform, resource_link, user};
 use super::prepared::{insert_row, keep_stored, SqlText};
 
-/// A login state to store.
-pub struct NewLoginState {
-    pub state: String,
-    pub nonce: String,
-    pub platform_id: i64,
-    pub target_link_uri: String,
-    pub expires_at: DateTime<Utc>,
-    pub login_params: Option<String>,
-    pub storage_target: Option<String>,
-}
-
-pub async fn insert_login_state<C: ConnectionTrait>(db: &C, new: NewLoginState) -> Result<(), DbErr> {
+/// Store a new login state.
+pub async fn insert_login_state<C: ConnectionTrait>(db: &C, row: login_state::Model) -> Result<(), DbErr> {
     use login_state::Column as Col;
     static SQL: SqlText = SqlText::new();
     let backend = db.get_database_backend();
@@ -42,16 +32,16 @@ pub async fn insert_login_state<C: ConnectionTrait>(db: &C, new: NewLoginState) 
         Col::Continuation,
     ];
     let values = vec![
-        new.state.into(),
-        new.nonce.into(),
-        new.platform_id.into(),
-        new.target_link_uri.into(),
-        Utc::now().into(),
-        new.expires_at.into(),
-        Option::<DateTime<Utc>>::None.into(),
-        new.login_params.into(),
-        new.storage_target.into(),
-        Option::<String>::None.into(),
+        row.state.into(),
+        row.nonce.into(),
+        row.platform_id.into(),
+        row.target_link_uri.into(),
+        row.created_at.into(),
+        row.expires_at.into(),
+        row.used_at.into(),
+        row.login_params.into(),
+        row.storage_target.into(),
+        row.continuation.into(),
     ];
     let statement = SQL.statement(backend, values, |values| {
         insert_row(backend, login_state::Entity, &columns, values, None, false)
@@ -119,6 +109,70 @@ pub async fn consume_login_state<C: ConnectionTrait>(db: &C, state: &str) -> Res
             .build(backend)
     });
     Ok(db.execute(statement).await?.rows_affected() == 1)
+}
+
+/// Outcome of [`use_login_state`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum StateUse {
+    /// The state was unused and its registration active, and is now used.
+    /// `deployment_pk` is the key of the launch's deployment when that
+    /// deployment is registered and active.
+    Used { deployment_pk: Option<i64> },
+    /// Nothing changed: the state is unknown or used already, or its
+    /// registration is no longer active.
+    Refused,
+}
+
+/// Use up the login state `state` for a launch from deployment
+/// `deployment_id`, in one statement: the state must be unused and its
+/// registration active at this moment, so a registration switched off
+/// after the login opens no session. The deployment's key comes back with
+/// the update when the deployment is active.
+pub async fn use_login_state<C: ConnectionTrait>(
+    db: &C,
+    state: &str,
+    deployment_id: &str,
+) -> Result<StateUse, DbErr> {
+    const SQL: &str = r#"UPDATE "login_states" SET "used_at" = ?
+ WHERE "state" = ? AND "used_at" IS NULL
+ AND EXISTS (SELECT 1 FROM "platforms" WHERE "platforms"."id" = "login_states"."platform_id" AND "platforms"."status" = ?)
+ RETURNING (SELECT "deployments"."id" FROM "deployments" WHERE "deployments"."platform_id" = "login_states"."platform_id"
+ AND "deployments"."deployment_id" = ? AND "deployments"."status" = ?) AS "deployment_pk""#;
+    static POSTGRES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| numbered_placeholders(SQL));
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => POSTGRES.as_str(),
+        _ => SQL,
+    };
+    let values: Vec<Value> = vec![
+        Utc::now().into(),
+        state.into(),
+        super::platforms::STATUS_ACTIVE.into(),
+        deployment_id.into(),
+        super::platforms::STATUS_ACTIVE.into(),
+    ];
+    let row = db.query_one(Statement::from_sql_and_values(backend, sql, values)).await?;
+    match row {
+        Some(row) => Ok(StateUse::Used { deployment_pk: row.try_get::<Option<i64>>("", "deployment_pk")? }),
+        None => Ok(StateUse::Refused),
+    }
+}
+
+/// Turn the `?` placeholders of `sql` into PostgreSQL's `$1`, `$2`, and so
+/// on. `sql` must hold no `?` other than placeholders.
+fn numbered_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut number = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            number += 1;
+            out.push('$');
+            out.push_str(&number.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Delete login states that expired before `before`.

@@ -101,7 +101,7 @@ pub async fn find<C: ConnectionTrait>(db: &C, issuer: &str, client_id: &str) -> 
         .await
 }
 
-pub async fn by_id(db: &DatabaseConnection, id: i64) -> Result<Option<platform::Model>, DbErr> {
+pub async fn by_id<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<platform::Model>, DbErr> {
     platform::Entity::find_by_id(id).one(db).await
 }
 

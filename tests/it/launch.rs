@@ -6,6 +6,7 @@
 
 use microcred::config::{Settings, UnknownDeploymentPolicy};
 use microcred::platforms::{self, PlatformInput};
+use microcred::store::platforms as platform_store;
 use microcred::store::entities::{deployment, launch_failure, login_state, session, user};
 use microcred_testkit::{
     claim, decode_header_unverified, role, Browser, LaunchClaims, LaunchSpec, LaunchStage, LoginMethod, NonceChoice,
@@ -637,6 +638,43 @@ async fn launch_rejects_registration_disabled_after_login() {
     let page = browser.submit_form(&form).await;
 
     assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "registration_disabled").await;
+}
+
+#[tokio::test]
+async fn launch_rejects_registration_set_pending_after_login() {
+    let (app, platform) = start().await;
+    let browser = Browser::new();
+    let spec = LaunchSpec::new(claims(&app, &platform)).stop_after(LaunchStage::Authorization);
+    let authorization = platform.launch(&browser, &app.login_url(), spec).await;
+    let form = authorization.form().expect("the platform's form_post page");
+    let found = platforms::find(&app.state.db, platform.issuer(), platform.client_id()).await.expect("find the registration");
+    platform_store::set_status(&app.state.db, found.id, platform_store::STATUS_PENDING).await.expect("set pending");
+
+    let page = browser.submit_form(&form).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "registration_pending").await;
+    assert_eq!(session::Entity::find().all(&app.state.db).await.expect("read sessions").len(), 0);
+}
+
+#[tokio::test]
+async fn launch_rejects_deployment_disabled_after_login() {
+    let (app, platform) = start().await;
+    let browser = Browser::new();
+    let spec = LaunchSpec::new(claims(&app, &platform)).stop_after(LaunchStage::Authorization);
+    let authorization = platform.launch(&browser, &app.login_url(), spec).await;
+    let form = authorization.form().expect("the platform's form_post page");
+    let found = platforms::find(&app.state.db, platform.issuer(), platform.client_id()).await.expect("find the registration");
+    let deployments = platform_store::deployments(&app.state.db, found.id).await.expect("read deployments");
+    assert_eq!(deployments.len(), 1, "{deployments:?}");
+    platform_store::set_deployment_status(&app.state.db, deployments[0].id, platform_store::STATUS_DISABLED)
+        .await
+        .expect("disable the deployment");
+
+    let page = browser.submit_form(&form).await;
+
+    let failure = assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "deployment_disabled").await;
+    assert_eq!(failure.deployment_id.as_deref(), Some(deployments[0].deployment_id.as_str()));
+    assert_eq!(session::Entity::find().all(&app.state.db).await.expect("read sessions").len(), 0);
 }
 
 // Deployments.
