@@ -532,17 +532,13 @@ async fn record_launch<C: ConnectionTrait>(
 ) -> Result<CompletedLaunch, FlowError> {
     let subject = claims.sub.as_deref().unwrap_or_default();
     let name = claims.display_name();
-    let user = launch_store::upsert_user(
-        db,
-        UserRecord {
-            platform_id: platform.id,
-            issuer: &platform.issuer,
-            subject,
-            name: name.as_deref(),
-            email: claims.email.as_deref().filter(|e| !e.trim().is_empty()),
-        },
-    )
-    .await?;
+    let user = UserRecord {
+        platform_id: platform.id,
+        issuer: &platform.issuer,
+        subject,
+        name: name.as_deref(),
+        email: claims.email.as_deref().filter(|e| !e.trim().is_empty()),
+    };
     // A launch without a course is recorded in a per-deployment stand-in
     // course, so that work done there still has a course to belong to.
     let no_course_id = format!("(no course) deployment {}", claims.deployment_id.as_deref().unwrap_or_default());
@@ -552,31 +548,18 @@ async fn record_launch<C: ConnectionTrait>(
         }
         _ => (no_course_id.as_str(), None, None),
     };
-    let context = Some(
-        launch_store::upsert_context(
-            db,
-            ContextRecord { platform_id: platform.id, issuer: &platform.issuer, context_id, label, title },
-        )
-        .await?,
-    );
+    let course = ContextRecord { platform_id: platform.id, issuer: &platform.issuer, context_id, label, title };
     let credential = claims.custom_str(CUSTOM_CREDENTIAL).filter(|slug| !slug.trim().is_empty());
     let link = match &claims.resource_link {
-        Some(link) if !link.id.trim().is_empty() => Some(
-            launch_store::upsert_resource_link(
-                db,
-                ResourceLinkRecord {
-                    platform_id: platform.id,
-                    context_pk: context.as_ref().map(|c| c.id),
-                    issuer: &platform.issuer,
-                    resource_link_id: &link.id,
-                    title: link.title.as_deref(),
-                    credential_slug: credential.as_deref(),
-                },
-            )
-            .await?,
-        ),
+        Some(link) if !link.id.trim().is_empty() => Some(ResourceLinkRecord {
+            resource_link_id: &link.id,
+            title: link.title.as_deref(),
+            credential_slug: credential.as_deref(),
+        }),
         _ => None,
     };
+    let rows = launch_store::upsert_launch_rows(db, user, course, link).await?;
+    let (user, context, link) = (rows.user, Some(rows.context), rows.resource_link);
     if let (Some(ags), Some(link)) = (&claims.ags, &link) {
         crate::advantage::passback::record_link_services(db, platform.id, link.id, ags).await?;
     }

@@ -2,7 +2,7 @@
 //! resource links, and failed launches.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, OnConflict, SimpleExpr};
 use std::collections::HashMap;
 
 use sea_orm::query::{SelectA, SelectB};
@@ -12,7 +12,7 @@ use sea_orm::{
 };
 
 use super::entities::{context, launch_failure, login_state, platform, resource_link, user};
-use super::prepared::{insert_row, keep_stored, SqlText};
+use super::prepared::{insert_exprs, insert_row, keep_stored, key_of, returned_rows, SqlText};
 
 /// Store a new login state.
 pub async fn insert_login_state<C: ConnectionTrait>(db: &C, row: login_state::Model) -> Result<(), DbErr> {
@@ -196,9 +196,13 @@ pub struct UserRecord<'a> {
 /// Insert or refresh a user, keyed by issuer and subject. A launch without
 /// a name or email keeps the ones stored earlier.
 pub async fn upsert_user<C: ConnectionTrait>(db: &C, record: UserRecord<'_>) -> Result<user::Model, DbErr> {
+    returned_row(db, user_upsert(db.get_database_backend(), &record)).await
+}
+
+/// Build the upsert of [`upsert_user`].
+fn user_upsert(backend: DbBackend, record: &UserRecord<'_>) -> Statement {
     use user::Column as Col;
     static SQL: SqlText = SqlText::new();
-    let backend = db.get_database_backend();
     let now = Utc::now();
     let columns = [Col::PlatformId, Col::Issuer, Col::Subject, Col::Name, Col::Email, Col::CreatedAt, Col::LastLaunchAt];
     let values = vec![
@@ -214,15 +218,14 @@ pub async fn upsert_user<C: ConnectionTrait>(db: &C, record: UserRecord<'_>) -> 
     // issuer). The row keeps the registration that first launched them, so
     // a second registration under the same issuer never takes it over, and
     // a launch without a name or email keeps the ones stored earlier.
-    let statement = SQL.statement(backend, values, |values| {
+    SQL.statement(backend, values, |values| {
         let on_conflict = OnConflict::columns([Col::Issuer, Col::Subject])
             .update_column(Col::LastLaunchAt)
             .value(Col::Name, keep_stored(user::Entity, Col::Name))
             .value(Col::Email, keep_stored(user::Entity, Col::Email))
             .to_owned();
         insert_row(backend, user::Entity, &columns, values, Some(on_conflict), true)
-    });
-    returned_row(db, statement).await
+    })
 }
 
 /// Run an `INSERT ... RETURNING *` of one row and read the row.
@@ -242,9 +245,13 @@ pub struct ContextRecord<'a> {
 /// Insert or refresh a course, keyed by issuer and context id. A launch
 /// without a label or title keeps the ones stored earlier.
 pub async fn upsert_context<C: ConnectionTrait>(db: &C, record: ContextRecord<'_>) -> Result<context::Model, DbErr> {
+    returned_row(db, context_upsert(db.get_database_backend(), &record)).await
+}
+
+/// Build the upsert of [`upsert_context`].
+fn context_upsert(backend: DbBackend, record: &ContextRecord<'_>) -> Statement {
     use context::Column as Col;
     static SQL: SqlText = SqlText::new();
-    let backend = db.get_database_backend();
     let now = Utc::now();
     let columns = [Col::PlatformId, Col::Issuer, Col::ContextId, Col::Label, Col::Title, Col::CreatedAt, Col::UpdatedAt];
     let values = vec![
@@ -256,21 +263,18 @@ pub async fn upsert_context<C: ConnectionTrait>(db: &C, record: ContextRecord<'_
         now.into(),
         now.into(),
     ];
-    let statement = SQL.statement(backend, values, |values| {
+    SQL.statement(backend, values, |values| {
         let on_conflict = OnConflict::columns([Col::Issuer, Col::ContextId])
             .update_column(Col::UpdatedAt)
             .value(Col::Label, keep_stored(context::Entity, Col::Label))
             .value(Col::Title, keep_stored(context::Entity, Col::Title))
             .to_owned();
         insert_row(backend, context::Entity, &columns, values, Some(on_conflict), true)
-    });
-    returned_row(db, statement).await
+    })
 }
 
+/// A launch's resource link. The link's course is the launch's course.
 pub struct ResourceLinkRecord<'a> {
-    pub platform_id: i64,
-    pub context_pk: Option<i64>,
-    pub issuer: &'a str,
     pub resource_link_id: &'a str,
     pub title: Option<&'a str>,
     /// Set only when the launch names a micro-credential; a launch without
@@ -278,17 +282,31 @@ pub struct ResourceLinkRecord<'a> {
     pub credential_slug: Option<&'a str>,
 }
 
-/// Insert or refresh a resource link, keyed by issuer and link id. Its
-/// course is always the launch's. A launch without a title or a
-/// micro-credential keeps the ones stored earlier.
-pub async fn upsert_resource_link<C: ConnectionTrait>(
-    db: &C,
-    record: ResourceLinkRecord<'_>,
-) -> Result<resource_link::Model, DbErr> {
-    use resource_link::Column as Col;
+/// Build the upsert of a resource link, keyed by issuer and link id, in the
+/// course of `course`. Its course is always the launch's. A launch without
+/// a title or a micro-credential keeps the ones stored earlier.
+fn resource_link_upsert(backend: DbBackend, course: &ContextRecord<'_>, record: &ResourceLinkRecord<'_>) -> Statement {
     static SQL: SqlText = SqlText::new();
-    let backend = db.get_database_backend();
     let now = Utc::now();
+    let values = vec![
+        course.platform_id.into(),
+        course.issuer.into(),
+        course.context_id.into(),
+        course.issuer.into(),
+        record.resource_link_id.into(),
+        record.title.map(str::to_string).into(),
+        record.credential_slug.map(str::to_string).into(),
+        now.into(),
+        now.into(),
+    ];
+    SQL.statement(backend, values, |values| resource_link_query(backend, values))
+}
+
+/// Build the upsert of a resource link from the values that
+/// [`resource_link_upsert`] lists: the course's key is found by the
+/// course's issuer and id, `values[1]` and `values[2]`.
+fn resource_link_query(backend: DbBackend, values: &[Value]) -> Statement {
+    use resource_link::Column as Col;
     let columns = [
         Col::PlatformId,
         Col::ContextPk,
@@ -299,25 +317,50 @@ pub async fn upsert_resource_link<C: ConnectionTrait>(
         Col::CreatedAt,
         Col::UpdatedAt,
     ];
-    let values = vec![
-        record.platform_id.into(),
-        record.context_pk.into(),
-        record.issuer.into(),
-        record.resource_link_id.into(),
-        record.title.map(str::to_string).into(),
-        record.credential_slug.map(str::to_string).into(),
-        now.into(),
-        now.into(),
-    ];
-    let statement = SQL.statement(backend, values, |values| {
-        let on_conflict = OnConflict::columns([Col::Issuer, Col::ResourceLinkId])
-            .update_columns([Col::UpdatedAt, Col::ContextPk])
-            .value(Col::Title, keep_stored(resource_link::Entity, Col::Title))
-            .value(Col::CredentialSlug, keep_stored(resource_link::Entity, Col::CredentialSlug))
-            .to_owned();
-        insert_row(backend, resource_link::Entity, &columns, values, Some(on_conflict), true)
-    });
-    returned_row(db, statement).await
+    let mut exprs: Vec<SimpleExpr> = values.iter().cloned().map(SimpleExpr::Value).collect();
+    let course_key = key_of(
+        context::Entity,
+        context::Column::Id,
+        &[(context::Column::Issuer, values[1].clone()), (context::Column::ContextId, values[2].clone())],
+    );
+    exprs.splice(1..3, [course_key]);
+    let on_conflict = OnConflict::columns([Col::Issuer, Col::ResourceLinkId])
+        .update_columns([Col::UpdatedAt, Col::ContextPk])
+        .value(Col::Title, keep_stored(resource_link::Entity, Col::Title))
+        .value(Col::CredentialSlug, keep_stored(resource_link::Entity, Col::CredentialSlug))
+        .to_owned();
+    insert_exprs(backend, resource_link::Entity, &columns, exprs, Some(on_conflict), true)
+}
+
+/// The user, course and resource link rows of a launch.
+pub struct LaunchRows {
+    pub user: user::Model,
+    pub context: context::Model,
+    pub resource_link: Option<resource_link::Model>,
+}
+
+/// Insert or refresh the user, course and resource link of a launch, as
+/// [`upsert_user`] and [`upsert_context`] do, in one round trip on SQLite.
+pub async fn upsert_launch_rows<C: ConnectionTrait>(
+    db: &C,
+    user: UserRecord<'_>,
+    course: ContextRecord<'_>,
+    link: Option<ResourceLinkRecord<'_>>,
+) -> Result<LaunchRows, DbErr> {
+    let backend = db.get_database_backend();
+    let mut statements = vec![user_upsert(backend, &user), context_upsert(backend, &course)];
+    if let Some(link) = &link {
+        statements.push(resource_link_upsert(backend, &course, link));
+    }
+    let mut rows = returned_rows(db, statements).await?.into_iter();
+    let mut next = || rows.next().ok_or(DbErr::RecordNotInserted);
+    let user = user::Model::from_query_result(&next()?, "")?;
+    let context = context::Model::from_query_result(&next()?, "")?;
+    let resource_link = match link {
+        Some(_) => Some(resource_link::Model::from_query_result(&next()?, "")?),
+        None => None,
+    };
+    Ok(LaunchRows { user, context, resource_link })
 }
 
 pub async fn user_by_id<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<user::Model>, DbErr> {
@@ -450,6 +493,26 @@ mod tests {
         for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
             assert!(SqlText::new().keeps(backend, 1, |values| login_state_query(backend, values)), "{backend:?}");
         }
+    }
+
+    #[test]
+    fn resource_link_query_text_is_kept() {
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            assert!(SqlText::new().keeps(backend, 9, |values| resource_link_query(backend, values)), "{backend:?}");
+        }
+    }
+
+    #[test]
+    fn resource_link_query_finds_course_key() {
+        let values: Vec<Value> = (0..9i64).map(Into::into).collect();
+        let statement = resource_link_query(DbBackend::Sqlite, &values);
+        let subquery = r#"(SELECT "contexts"."id" FROM "contexts" WHERE "contexts"."issuer" = ? AND "contexts"."context_id" = ?)"#;
+        assert!(statement.sql.contains(subquery), "{}", statement.sql);
+    }
+
+    #[test]
+    fn numbered_placeholders_count_from_one() {
+        assert_eq!(numbered_placeholders("a = ? AND b = ? OR c = ?"), "a = $1 AND b = $2 OR c = $3");
     }
 
     #[test]

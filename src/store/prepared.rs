@@ -3,12 +3,13 @@
 //! sea-query writes a statement's SQL anew on every call, quoting each of
 //! its columns. In a profile of the launch benchmark, building the SQL of a
 //! launch's queries took about 7 % of the tool's CPU. A [`SqlText`] keeps the
-//! text per database and binds the new values to it.
+//! text per database and binds the new values to it. [`returned_rows`] sends
+//! several such statements to SQLite in one call.
 
 use std::sync::OnceLock;
 
 use sea_orm::sea_query::{Alias, Expr, Func, IntoIden, OnConflict, Query, SimpleExpr};
-use sea_orm::{DbBackend, Statement, StatementBuilder, Value, Values};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement, StatementBuilder, Value, Values};
 
 /// Placeholder values the text is first built with: distinct, so that the
 /// order in which the statement takes them can be checked.
@@ -63,9 +64,27 @@ where
     T: IntoIden + 'static,
     C: IntoIden + Copy + 'static,
 {
+    let exprs = values.iter().cloned().map(SimpleExpr::Value).collect();
+    insert_exprs(backend, table, columns, exprs, on_conflict, returning)
+}
+
+/// Build an `INSERT` of one row like [`insert_row`], with an expression,
+/// such as a subquery, for each column.
+pub fn insert_exprs<T, C>(
+    backend: DbBackend,
+    table: T,
+    columns: &[C],
+    exprs: Vec<SimpleExpr>,
+    on_conflict: Option<OnConflict>,
+    returning: bool,
+) -> Statement
+where
+    T: IntoIden + 'static,
+    C: IntoIden + Copy + 'static,
+{
     let mut insert = Query::insert();
     insert.into_table(table).columns(columns.iter().copied());
-    insert.values_panic(values.iter().cloned().map(SimpleExpr::Value));
+    insert.values_panic(exprs);
     if let Some(on_conflict) = on_conflict {
         insert.on_conflict(on_conflict);
     }
@@ -73,6 +92,53 @@ where
         insert.returning_all();
     }
     StatementBuilder::build(&insert, &backend)
+}
+
+/// Return the subquery `(SELECT id FROM table WHERE keys[0] = ... AND ...)`
+/// that finds a row's key by a unique combination of columns.
+pub fn key_of<T, C>(table: T, id: C, keys: &[(C, Value)]) -> SimpleExpr
+where
+    T: IntoIden + Copy + 'static,
+    C: IntoIden + Copy + 'static,
+{
+    let mut select = Query::select();
+    select.column((table, id)).from(table);
+    for (column, value) in keys {
+        select.and_where(Expr::col((table, *column)).eq(value.clone()));
+    }
+    SimpleExpr::SubQuery(None, Box::new(select.to_owned().into_sub_query_statement()))
+}
+
+/// Run statements that each return one row, and return the rows in order.
+/// On SQLite they go to the connection as one multi-statement query, so
+/// they take one round trip to its thread instead of one each.
+pub async fn returned_rows<C: ConnectionTrait>(db: &C, statements: Vec<Statement>) -> Result<Vec<QueryResult>, DbErr> {
+    let expected = statements.len();
+    let rows = match db.get_database_backend() {
+        DbBackend::Sqlite => {
+            let mut sql = String::new();
+            let mut values = Vec::new();
+            for statement in statements {
+                if !sql.is_empty() {
+                    sql.push_str(";\n");
+                }
+                sql.push_str(&statement.sql);
+                values.extend(statement.values.map(|Values(bound)| bound).unwrap_or_default());
+            }
+            db.query_all(Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)).await?
+        }
+        _ => {
+            let mut rows = Vec::with_capacity(expected);
+            for statement in statements {
+                rows.extend(db.query_one(statement).await?);
+            }
+            rows
+        }
+    };
+    if rows.len() != expected {
+        return Err(DbErr::Custom(format!("expected {expected} returned rows, got {}", rows.len())));
+    }
+    Ok(rows)
 }
 
 /// Return the expression that keeps the stored value of `column` when the row

@@ -6,6 +6,7 @@
 
 use microcred::config::{Settings, UnknownDeploymentPolicy};
 use microcred::platforms::{self, PlatformInput};
+use microcred::store::launches::{upsert_launch_rows, ContextRecord, ResourceLinkRecord, UserRecord};
 use microcred::store::platforms as platform_store;
 use microcred::store::entities::{deployment, launch_failure, login_state, session, user};
 use microcred_testkit::{
@@ -675,6 +676,36 @@ async fn launch_rejects_deployment_disabled_after_login() {
     let failure = assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "deployment_disabled").await;
     assert_eq!(failure.deployment_id.as_deref(), Some(deployments[0].deployment_id.as_str()));
     assert_eq!(session::Entity::find().all(&app.state.db).await.expect("read sessions").len(), 0);
+}
+
+#[tokio::test]
+async fn launch_rows_follow_the_link_to_a_new_course() {
+    let (app, platform) = start().await;
+    let platform_id = platforms::find(&app.state.db, platform.issuer(), platform.client_id()).await.expect("find").id;
+    let user = |name| UserRecord { platform_id, issuer: "rows-probe", subject: "u-1", name, email: None };
+    let course = |context_id| ContextRecord { platform_id, issuer: "rows-probe", context_id, label: None, title: None };
+    let link = |title, credential_slug| ResourceLinkRecord { resource_link_id: "link-1", title, credential_slug };
+
+    let first = upsert_launch_rows(&app.state.db, user(Some("Ada")), course("course-a"), Some(link(Some("Week 1"), Some("exit-tickets"))))
+        .await
+        .expect("first launch rows");
+    let second = upsert_launch_rows(&app.state.db, user(None), course("course-b"), Some(link(None, None)))
+        .await
+        .expect("second launch rows");
+    let without_link = upsert_launch_rows(&app.state.db, user(None), course("course-b"), None).await.expect("rows without link");
+
+    let first_link = first.resource_link.expect("first link row");
+    let second_link = second.resource_link.expect("second link row");
+    assert_eq!(first_link.context_pk, Some(first.context.id));
+    assert_eq!(second.user.id, first.user.id);
+    assert_eq!(second.user.name.as_deref(), Some("Ada"));
+    assert_ne!(second.context.id, first.context.id);
+    assert_eq!(second_link.id, first_link.id);
+    assert_eq!(second_link.context_pk, Some(second.context.id));
+    assert_eq!(second_link.title.as_deref(), Some("Week 1"));
+    assert_eq!(second_link.credential_slug.as_deref(), Some("exit-tickets"));
+    assert_eq!(without_link.context.id, second.context.id);
+    assert!(without_link.resource_link.is_none());
 }
 
 // Deployments.
