@@ -23,8 +23,8 @@ use crate::config::UnknownDeploymentPolicy;
 use crate::sessions::{self, NewSession};
 use crate::state::AppState;
 use crate::handoff::Handoff;
-use crate::store::entities::{login_state, platform};
-use crate::store::launches::{self as launch_store, ContextRecord, ResourceLinkRecord, StateUse, UserRecord};
+use crate::store::entities::{context, login_state, platform, resource_link, user};
+use crate::store::launches::{self as launch_store, ContextRecord, LaunchRows, ResourceLinkRecord, StateUse, UserRecord};
 use crate::store::platforms::{self as platform_store, STATUS_ACTIVE, STATUS_PENDING};
 
 /// Prefix of the cookie that binds a login state to the browser that began it.
@@ -558,37 +558,47 @@ async fn record_launch<C: ConnectionTrait>(
         }),
         _ => None,
     };
-    let rows = launch_store::upsert_launch_rows(db, user, course, link).await?;
-    let (user, context, link) = (rows.user, Some(rows.context), rows.resource_link);
-    if let (Some(ags), Some(link)) = (&claims.ags, &link) {
-        crate::advantage::passback::record_link_services(db, platform.id, link.id, ags).await?;
-    }
     let roles = RoleSet::from_claim(claims.roles.as_deref().unwrap_or_default());
-    let details = LaunchDetails {
+    let details = |credential: Option<String>| LaunchDetails {
         deployment_id: claims.deployment_id.clone().unwrap_or_default(),
         ags: claims.ags.clone(),
         nrps: claims.nrps.clone(),
         deep_linking: claims.deep_linking_settings.clone(),
         for_user: claims.for_user.clone(),
         return_url: claims.launch_presentation.as_ref().and_then(|p| p.return_url.clone()),
-        credential: link.as_ref().and_then(|l| l.credential_slug.clone()).or(credential),
+        credential,
         platform_name: claims.tool_platform.as_ref().and_then(|p| p.name.clone()),
     };
-    let (session_token, row) = sessions::create(
-        db,
-        max_session_hours,
-        NewSession {
-            user_id: user.id,
-            platform_id: platform.id,
-            deployment_pk,
-            context_pk: context.as_ref().map(|c| c.id),
-            resource_link_pk: link.as_ref().map(|l| l.id),
-            roles,
-            message_type,
-            details,
-        },
-    )
-    .await?;
+    let new_session = |details, ids: Option<(&user::Model, &context::Model, Option<&resource_link::Model>)>| NewSession {
+        user_id: ids.map(|(user, _, _)| user.id).unwrap_or_default(),
+        platform_id: platform.id,
+        deployment_pk,
+        context_pk: ids.map(|(_, course, _)| course.id),
+        resource_link_pk: ids.and_then(|(_, _, link)| link.map(|l| l.id)),
+        roles,
+        message_type,
+        details,
+    };
+    // The session names the launch's micro-credential: the launch's own, or
+    // else the one deep linking stored with the link. Unless the second is
+    // needed, the session goes to the database with the other rows.
+    let credential_known = credential.is_some() || link.is_none();
+    let (session_token, rows) = if credential_known {
+        let (token, row) = sessions::new_row(max_session_hours, new_session(details(credential.clone()), None))?;
+        (token, launch_store::upsert_launch_rows(db, user, course, link, Some(row)).await?)
+    } else {
+        let rows = launch_store::upsert_launch_rows(db, user, course, link, None).await?;
+        let stored = rows.resource_link.as_ref().and_then(|l| l.credential_slug.clone());
+        let ids = Some((&rows.user, &rows.context, rows.resource_link.as_ref()));
+        let (token, row) = sessions::create(db, max_session_hours, new_session(details(stored), ids)).await?;
+        (token, LaunchRows { session: Some(row), ..rows })
+    };
+    let LaunchRows { user, context, resource_link: link, session } = rows;
+    let row = session.ok_or(sea_orm::DbErr::RecordNotInserted)?;
+    if let (Some(ags), Some(link)) = (&claims.ags, &link) {
+        crate::advantage::passback::record_link_services(db, platform.id, link.id, ags).await?;
+    }
+    let context = Some(context);
     let user_id = user.id;
     let session = sessions::Session::from_rows(row, Some(user), context);
     Ok(CompletedLaunch { session_token, session, message_type, roles, user_id, state: String::new() })

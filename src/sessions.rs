@@ -65,6 +65,14 @@ pub async fn create<C: ConnectionTrait>(
     max_hours: i64,
     new: NewSession,
 ) -> anyhow::Result<(String, session::Model)> {
+    let (token, row) = new_row(max_hours, new)?;
+    session_store::insert(db, row.clone()).await?;
+    Ok((token, row))
+}
+
+/// Make the token and the row, not yet stored, of a session that ends
+/// `max_hours` from now.
+pub fn new_row(max_hours: i64, new: NewSession) -> anyhow::Result<(String, session::Model)> {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     let token = URL_SAFE_NO_PAD.encode(bytes);
@@ -83,7 +91,6 @@ pub async fn create<C: ConnectionTrait>(
         expires_at: now + Duration::hours(max_hours),
         last_seen_at: now,
     };
-    session_store::insert(db, row.clone()).await?;
     Ok((token, row))
 }
 

@@ -2,7 +2,7 @@
 //! resource links, and failed launches.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, OnConflict, SimpleExpr};
+use sea_orm::sea_query::{Expr, Keyword, OnConflict, SimpleExpr};
 use std::collections::HashMap;
 
 use sea_orm::query::{SelectA, SelectB};
@@ -11,7 +11,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, Statement, Value,
 };
 
-use super::entities::{context, launch_failure, login_state, platform, resource_link, user};
+use super::entities::{context, launch_failure, login_state, platform, resource_link, session, user};
 use super::prepared::{insert_exprs, insert_row, keep_stored, key_of, returned_rows, SqlText};
 
 /// Store a new login state.
@@ -332,25 +332,34 @@ fn resource_link_query(backend: DbBackend, values: &[Value]) -> Statement {
     insert_exprs(backend, resource_link::Entity, &columns, exprs, Some(on_conflict), true)
 }
 
-/// The user, course and resource link rows of a launch.
+/// The user, course, resource link and session rows of a launch.
 pub struct LaunchRows {
     pub user: user::Model,
     pub context: context::Model,
     pub resource_link: Option<resource_link::Model>,
+    /// The stored session, when one was given to store.
+    pub session: Option<session::Model>,
 }
 
 /// Insert or refresh the user, course and resource link of a launch, as
-/// [`upsert_user`] and [`upsert_context`] do, in one round trip on SQLite.
+/// [`upsert_user`] and [`upsert_context`] do, and insert `session` when
+/// given, in one round trip on SQLite. The session's user, course and link
+/// keys are those of the rows stored with it, whatever `session` holds.
 pub async fn upsert_launch_rows<C: ConnectionTrait>(
     db: &C,
     user: UserRecord<'_>,
     course: ContextRecord<'_>,
     link: Option<ResourceLinkRecord<'_>>,
+    session: Option<session::Model>,
 ) -> Result<LaunchRows, DbErr> {
     let backend = db.get_database_backend();
     let mut statements = vec![user_upsert(backend, &user), context_upsert(backend, &course)];
     if let Some(link) = &link {
         statements.push(resource_link_upsert(backend, &course, link));
+    }
+    let with_session = session.is_some();
+    if let Some(session) = session {
+        statements.push(session_insert(backend, &user, &course, link.as_ref(), session));
     }
     let mut rows = returned_rows(db, statements).await?.into_iter();
     let mut next = || rows.next().ok_or(DbErr::RecordNotInserted);
@@ -360,7 +369,93 @@ pub async fn upsert_launch_rows<C: ConnectionTrait>(
         Some(_) => Some(resource_link::Model::from_query_result(&next()?, "")?),
         None => None,
     };
-    Ok(LaunchRows { user, context, resource_link })
+    let session = match with_session {
+        true => Some(session::Model::from_query_result(&next()?, "")?),
+        false => None,
+    };
+    Ok(LaunchRows { user, context, resource_link, session })
+}
+
+/// Build the insert of a launch's session whose user, course and link keys
+/// are found by their natural keys, so that it can go with their upserts.
+fn session_insert(
+    backend: DbBackend,
+    user: &UserRecord<'_>,
+    course: &ContextRecord<'_>,
+    link: Option<&ResourceLinkRecord<'_>>,
+    row: session::Model,
+) -> Statement {
+    static WITH_LINK: SqlText = SqlText::new();
+    static WITHOUT_LINK: SqlText = SqlText::new();
+    let mut values: Vec<Value> = vec![
+        row.id.into(),
+        user.issuer.into(),
+        user.subject.into(),
+        row.platform_id.into(),
+        row.deployment_pk.into(),
+        course.issuer.into(),
+        course.context_id.into(),
+    ];
+    if let Some(link) = link {
+        values.push(course.issuer.into());
+        values.push(link.resource_link_id.into());
+    }
+    values.extend([
+        row.roles.into(),
+        row.message_type.into(),
+        row.launch.into(),
+        row.created_at.into(),
+        row.expires_at.into(),
+        row.last_seen_at.into(),
+    ]);
+    match link {
+        Some(_) => WITH_LINK.statement(backend, values, |values| session_query(backend, values, true)),
+        None => WITHOUT_LINK.statement(backend, values, |values| session_query(backend, values, false)),
+    }
+}
+
+/// Build the session insert from the values that [`session_insert`] lists.
+fn session_query(backend: DbBackend, values: &[Value], with_link: bool) -> Statement {
+    use session::Column as Col;
+    let columns = [
+        Col::Id,
+        Col::UserId,
+        Col::PlatformId,
+        Col::DeploymentPk,
+        Col::ContextPk,
+        Col::ResourceLinkPk,
+        Col::Roles,
+        Col::MessageType,
+        Col::Launch,
+        Col::CreatedAt,
+        Col::ExpiresAt,
+        Col::LastSeenAt,
+    ];
+    let value = |i: usize| SimpleExpr::Value(values[i].clone());
+    let user_key =
+        key_of(user::Entity, user::Column::Id, &[(user::Column::Issuer, values[1].clone()), (user::Column::Subject, values[2].clone())]);
+    let course_key = key_of(
+        context::Entity,
+        context::Column::Id,
+        &[(context::Column::Issuer, values[5].clone()), (context::Column::ContextId, values[6].clone())],
+    );
+    let (link_key, rest) = match with_link {
+        true => (
+            key_of(
+                resource_link::Entity,
+                resource_link::Column::Id,
+                &[
+                    (resource_link::Column::Issuer, values[7].clone()),
+                    (resource_link::Column::ResourceLinkId, values[8].clone()),
+                ],
+            ),
+            9,
+        ),
+        false => (SimpleExpr::Keyword(Keyword::Null), 7),
+    };
+    let mut exprs = vec![value(0), user_key, value(3), value(4), course_key, link_key];
+    exprs.extend((rest..values.len()).map(value));
+    insert_exprs(backend, session::Entity, &columns, exprs, None, true)
 }
 
 pub async fn user_by_id<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<user::Model>, DbErr> {
@@ -508,6 +603,14 @@ mod tests {
         let statement = resource_link_query(DbBackend::Sqlite, &values);
         let subquery = r#"(SELECT "contexts"."id" FROM "contexts" WHERE "contexts"."issuer" = ? AND "contexts"."context_id" = ?)"#;
         assert!(statement.sql.contains(subquery), "{}", statement.sql);
+    }
+
+    #[test]
+    fn session_query_text_is_kept() {
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            assert!(SqlText::new().keeps(backend, 15, |values| session_query(backend, values, true)), "{backend:?}");
+            assert!(SqlText::new().keeps(backend, 13, |values| session_query(backend, values, false)), "{backend:?}");
+        }
     }
 
     #[test]

@@ -6,7 +6,10 @@
 
 use microcred::config::{Settings, UnknownDeploymentPolicy};
 use microcred::platforms::{self, PlatformInput};
+use microcred::launch::LaunchDetails;
+use microcred::sessions::{self, NewSession};
 use microcred::store::launches::{upsert_launch_rows, ContextRecord, ResourceLinkRecord, UserRecord};
+use microcred_lti::{MessageType, RoleSet};
 use microcred::store::platforms as platform_store;
 use microcred::store::entities::{deployment, launch_failure, login_state, session, user};
 use microcred_testkit::{
@@ -681,22 +684,45 @@ async fn launch_rejects_deployment_disabled_after_login() {
 #[tokio::test]
 async fn launch_rows_follow_the_link_to_a_new_course() {
     let (app, platform) = start().await;
-    let platform_id = platforms::find(&app.state.db, platform.issuer(), platform.client_id()).await.expect("find").id;
+    let db = &app.state.db;
+    let platform_id = platforms::find(db, platform.issuer(), platform.client_id()).await.expect("find").id;
+    let deployment_pk = platform_store::deployments(db, platform_id).await.expect("read deployments")[0].id;
     let user = |name| UserRecord { platform_id, issuer: "rows-probe", subject: "u-1", name, email: None };
     let course = |context_id| ContextRecord { platform_id, issuer: "rows-probe", context_id, label: None, title: None };
     let link = |title, credential_slug| ResourceLinkRecord { resource_link_id: "link-1", title, credential_slug };
+    // The user, course and link keys of a session row are replaced by those of the rows stored with it.
+    let session_row = || {
+        let new = NewSession {
+            user_id: 0,
+            platform_id,
+            deployment_pk,
+            context_pk: None,
+            resource_link_pk: None,
+            roles: RoleSet::from_claim(&[role::LEARNER.to_string()]),
+            message_type: MessageType::LtiResourceLinkRequest,
+            details: LaunchDetails::default(),
+        };
+        sessions::new_row(8, new).expect("a session row").1
+    };
 
-    let first = upsert_launch_rows(&app.state.db, user(Some("Ada")), course("course-a"), Some(link(Some("Week 1"), Some("exit-tickets"))))
-        .await
-        .expect("first launch rows");
-    let second = upsert_launch_rows(&app.state.db, user(None), course("course-b"), Some(link(None, None)))
+    let first =
+        upsert_launch_rows(db, user(Some("Ada")), course("course-a"), Some(link(Some("Week 1"), Some("exit-tickets"))), Some(session_row()))
+            .await
+            .expect("first launch rows");
+    let second = upsert_launch_rows(db, user(None), course("course-b"), Some(link(None, None)), None)
         .await
         .expect("second launch rows");
-    let without_link = upsert_launch_rows(&app.state.db, user(None), course("course-b"), None).await.expect("rows without link");
+    let without_link =
+        upsert_launch_rows(db, user(None), course("course-b"), None, Some(session_row())).await.expect("rows without link");
 
     let first_link = first.resource_link.expect("first link row");
-    let second_link = second.resource_link.expect("second link row");
+    let first_session = first.session.expect("first session row");
     assert_eq!(first_link.context_pk, Some(first.context.id));
+    assert_eq!(first_session.user_id, first.user.id);
+    assert_eq!(first_session.context_pk, Some(first.context.id));
+    assert_eq!(first_session.resource_link_pk, Some(first_link.id));
+    let second_link = second.resource_link.expect("second link row");
+    assert!(second.session.is_none());
     assert_eq!(second.user.id, first.user.id);
     assert_eq!(second.user.name.as_deref(), Some("Ada"));
     assert_ne!(second.context.id, first.context.id);
@@ -704,8 +730,12 @@ async fn launch_rows_follow_the_link_to_a_new_course() {
     assert_eq!(second_link.context_pk, Some(second.context.id));
     assert_eq!(second_link.title.as_deref(), Some("Week 1"));
     assert_eq!(second_link.credential_slug.as_deref(), Some("exit-tickets"));
+    let lone_session = without_link.session.expect("session row without link");
     assert_eq!(without_link.context.id, second.context.id);
     assert!(without_link.resource_link.is_none());
+    assert_eq!(lone_session.context_pk, Some(second.context.id));
+    assert_eq!(lone_session.resource_link_pk, None);
+    assert_eq!(lone_session.user_id, first.user.id);
 }
 
 // Deployments.
