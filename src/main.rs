@@ -15,6 +15,26 @@ use microcred::{keys, store, telemetry};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `arena_eager_commit` option. Left on (its default on Linux),
+/// memory the tool had freed stayed resident: 42 MB at idle instead of 25.
+const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+
+/// Turn `arena_eager_commit` off by default. mimalloc reads the option
+/// when it sets up its first arena, at the first allocation, which the
+/// Rust runtime makes before `main`, so this runs from `.init_array`, as
+/// the process loads. The `MIMALLOC_ARENA_EAGER_COMMIT` environment
+/// variable still overrides it.
+#[cfg(target_os = "linux")]
+#[used]
+#[link_section = ".init_array"]
+static SET_ALLOCATOR_DEFAULTS: extern "C" fn() = set_allocator_defaults;
+
+#[cfg(target_os = "linux")]
+extern "C" fn set_allocator_defaults() {
+    // SAFETY: this only stores a default in mimalloc's option table and allocates nothing.
+    unsafe { libmimalloc_sys::mi_option_set_default(MI_OPTION_ARENA_EAGER_COMMIT, 0) };
+}
+
 #[derive(Parser)]
 #[command(name = "microcred", version, about = "An LTI 1.3 tool for educator micro-credentials")]
 struct Cli {
