@@ -416,21 +416,6 @@ fn session_insert(
 
 /// Build the session insert from the values that [`session_insert`] lists.
 fn session_query(backend: DbBackend, values: &[Value], with_link: bool) -> Statement {
-    use session::Column as Col;
-    let columns = [
-        Col::Id,
-        Col::UserId,
-        Col::PlatformId,
-        Col::DeploymentPk,
-        Col::ContextPk,
-        Col::ResourceLinkPk,
-        Col::Roles,
-        Col::MessageType,
-        Col::Launch,
-        Col::CreatedAt,
-        Col::ExpiresAt,
-        Col::LastSeenAt,
-    ];
     let value = |i: usize| SimpleExpr::Value(values[i].clone());
     let user_key =
         key_of(user::Entity, user::Column::Id, &[(user::Column::Issuer, values[1].clone()), (user::Column::Subject, values[2].clone())]);
@@ -455,7 +440,7 @@ fn session_query(backend: DbBackend, values: &[Value], with_link: bool) -> State
     };
     let mut exprs = vec![value(0), user_key, value(3), value(4), course_key, link_key];
     exprs.extend((rest..values.len()).map(value));
-    insert_exprs(backend, session::Entity, &columns, exprs, None, true)
+    insert_exprs(backend, session::Entity, &super::sessions::COLUMNS, exprs, None, true)
 }
 
 pub async fn user_by_id<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<user::Model>, DbErr> {

@@ -11,24 +11,25 @@ use sea_orm::{
 use super::entities::{context, session, user};
 use super::prepared::{insert_row, SqlText};
 
+/// The columns of a session row, in the order its inserts list them.
+pub(super) const COLUMNS: [session::Column; 12] = [
+    session::Column::Id,
+    session::Column::UserId,
+    session::Column::PlatformId,
+    session::Column::DeploymentPk,
+    session::Column::ContextPk,
+    session::Column::ResourceLinkPk,
+    session::Column::Roles,
+    session::Column::MessageType,
+    session::Column::Launch,
+    session::Column::CreatedAt,
+    session::Column::ExpiresAt,
+    session::Column::LastSeenAt,
+];
+
 pub async fn insert<C: ConnectionTrait>(db: &C, row: session::Model) -> Result<(), DbErr> {
-    use session::Column as Col;
     static SQL: SqlText = SqlText::new();
     let backend = db.get_database_backend();
-    let columns = [
-        Col::Id,
-        Col::UserId,
-        Col::PlatformId,
-        Col::DeploymentPk,
-        Col::ContextPk,
-        Col::ResourceLinkPk,
-        Col::Roles,
-        Col::MessageType,
-        Col::Launch,
-        Col::CreatedAt,
-        Col::ExpiresAt,
-        Col::LastSeenAt,
-    ];
     let values = vec![
         row.id.into(),
         row.user_id.into(),
@@ -44,7 +45,7 @@ pub async fn insert<C: ConnectionTrait>(db: &C, row: session::Model) -> Result<(
         row.last_seen_at.into(),
     ];
     let statement =
-        SQL.statement(backend, values, |values| insert_row(backend, session::Entity, &columns, values, None, false));
+        SQL.statement(backend, values, |values| insert_row(backend, session::Entity, &COLUMNS, values, None, false));
     db.execute(statement).await?;
     Ok(())
 }

@@ -13,7 +13,7 @@ use microcred_lti::{MessageType, RoleSet};
 use microcred::store::platforms as platform_store;
 use microcred::store::entities::{deployment, launch_failure, login_state, session, user};
 use microcred_testkit::{
-    claim, decode_header_unverified, role, Browser, LaunchClaims, LaunchSpec, LaunchStage, LoginMethod, NonceChoice,
+    claim, decode_header_unverified, role, Browser, HtmlForm, LaunchClaims, LaunchSpec, LaunchStage, LoginMethod, NonceChoice,
     Page, PlatformOptions, SigningChoice, StatusCode, TestKey, TestPlatform, TestUser,
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -644,14 +644,23 @@ async fn launch_rejects_registration_disabled_after_login() {
     assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "registration_disabled").await;
 }
 
-#[tokio::test]
-async fn launch_rejects_registration_set_pending_after_login() {
+/// Starts microcred and a platform, and runs a launch up to the platform's
+/// form_post page. Returns the platform, which serves its key set while it
+/// lives, the browser, the form it has yet to submit and the stored
+/// registration.
+async fn launch_stopped_at_form() -> (TestApp, TestPlatform, Browser, HtmlForm, microcred::store::entities::platform::Model) {
     let (app, platform) = start().await;
     let browser = Browser::new();
     let spec = LaunchSpec::new(claims(&app, &platform)).stop_after(LaunchStage::Authorization);
     let authorization = platform.launch(&browser, &app.login_url(), spec).await;
     let form = authorization.form().expect("the platform's form_post page");
     let found = platforms::find(&app.state.db, platform.issuer(), platform.client_id()).await.expect("find the registration");
+    (app, platform, browser, form, found)
+}
+
+#[tokio::test]
+async fn launch_rejects_registration_set_pending_after_login() {
+    let (app, _platform, browser, form, found) = launch_stopped_at_form().await;
     platform_store::set_status(&app.state.db, found.id, platform_store::STATUS_PENDING).await.expect("set pending");
 
     let page = browser.submit_form(&form).await;
@@ -662,12 +671,7 @@ async fn launch_rejects_registration_set_pending_after_login() {
 
 #[tokio::test]
 async fn launch_rejects_deployment_disabled_after_login() {
-    let (app, platform) = start().await;
-    let browser = Browser::new();
-    let spec = LaunchSpec::new(claims(&app, &platform)).stop_after(LaunchStage::Authorization);
-    let authorization = platform.launch(&browser, &app.login_url(), spec).await;
-    let form = authorization.form().expect("the platform's form_post page");
-    let found = platforms::find(&app.state.db, platform.issuer(), platform.client_id()).await.expect("find the registration");
+    let (app, _platform, browser, form, found) = launch_stopped_at_form().await;
     let deployments = platform_store::deployments(&app.state.db, found.id).await.expect("read deployments");
     assert_eq!(deployments.len(), 1, "{deployments:?}");
     platform_store::set_deployment_status(&app.state.db, deployments[0].id, platform_store::STATUS_DISABLED)
