@@ -437,7 +437,7 @@ pub async fn complete_launch(
                             FlowError::Rejected(failure) => with_deployment(failure.error, &platform, &deployment_id),
                             other => other,
                         })?,
-                    StateUse::Refused => return Err(refused_state(txn, &platform).await),
+                    StateUse::NotUsed => return Err(rejection_of_unused_state(txn, &platform).await),
                 };
                 record_launch(txn, max_hours, &platform, deployment_pk, &claims, message_type).await
             })
@@ -448,7 +448,7 @@ pub async fn complete_launch(
 
 /// Build the rejection of a state that passed the checks but was not used
 /// up: its registration was switched off since, or a concurrent post used it.
-async fn refused_state<C: ConnectionTrait>(db: &C, platform: &platform::Model) -> FlowError {
+async fn rejection_of_unused_state<C: ConnectionTrait>(db: &C, platform: &platform::Model) -> FlowError {
     let current = match platform_store::by_id(db, platform.id).await {
         Ok(current) => current,
         Err(error) => return error.into(),

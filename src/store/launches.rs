@@ -120,7 +120,7 @@ pub enum StateUse {
     Used { deployment_pk: Option<i64> },
     /// Nothing changed: the state is unknown or used already, or its
     /// registration is no longer active.
-    Refused,
+    NotUsed,
 }
 
 /// Use up the login state `state` for a launch from deployment
@@ -154,7 +154,7 @@ pub async fn use_login_state<C: ConnectionTrait>(
     let row = db.query_one(Statement::from_sql_and_values(backend, sql, values)).await?;
     match row {
         Some(row) => Ok(StateUse::Used { deployment_pk: row.try_get::<Option<i64>>("", "deployment_pk")? }),
-        None => Ok(StateUse::Refused),
+        None => Ok(StateUse::NotUsed),
     }
 }
 
@@ -193,13 +193,8 @@ pub struct UserRecord<'a> {
     pub email: Option<&'a str>,
 }
 
-/// Insert or refresh a user, keyed by issuer and subject. A launch without
-/// a name or email keeps the ones stored earlier.
-pub async fn upsert_user<C: ConnectionTrait>(db: &C, record: UserRecord<'_>) -> Result<user::Model, DbErr> {
-    returned_row(db, user_upsert(db.get_database_backend(), &record)).await
-}
-
-/// Build the upsert of [`upsert_user`].
+/// Build the insert or refresh of a user, keyed by issuer and subject. A
+/// launch without a name or email keeps the ones stored earlier.
 fn user_upsert(backend: DbBackend, record: &UserRecord<'_>) -> Statement {
     use user::Column as Col;
     static SQL: SqlText = SqlText::new();
@@ -342,7 +337,7 @@ pub struct LaunchRows {
 }
 
 /// Insert or refresh the user, course and resource link of a launch, as
-/// [`upsert_user`] and [`upsert_context`] do, and insert `session` when
+/// [`user_upsert`] and [`upsert_context`] describe, and insert `session` when
 /// given, in one round trip on SQLite. The session's user, course and link
 /// keys are those of the rows stored with it, whatever `session` holds.
 pub async fn upsert_launch_rows<C: ConnectionTrait>(

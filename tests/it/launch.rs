@@ -686,7 +686,7 @@ async fn launch_rejects_deployment_disabled_after_login() {
 }
 
 #[tokio::test]
-async fn launch_rows_follow_the_link_to_a_new_course() {
+async fn upsert_launch_rows_moves_link() {
     let (app, platform) = start().await;
     let db = &app.state.db;
     let platform_id = platforms::find(db, platform.issuer(), platform.client_id()).await.expect("find").id;
