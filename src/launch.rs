@@ -26,6 +26,8 @@ use crate::handoff::Handoff;
 use crate::store::entities::{context, login_state, platform, resource_link, user};
 use crate::store::launches::{self as launch_store, ContextRecord, LaunchRows, ResourceLinkRecord, StateUse, UserRecord};
 use crate::store::platforms::{self as platform_store, STATUS_ACTIVE, STATUS_PENDING};
+use crate::workflow::access::Viewer;
+use crate::workflow::participation::{self, Overview};
 
 /// Prefix of the cookie that binds a login state to the browser that began it.
 pub const STATE_COOKIE_PREFIX: &str = "microcred_state_";
@@ -304,6 +306,9 @@ pub struct CompletedLaunch {
     pub roles: RoleSet,
     pub user_id: i64,
     pub state: String,
+    /// The overview of the micro-credential a participant lands on, read
+    /// with the launch, for the first page.
+    pub landing: Option<Overview>,
 }
 
 /// Start a login again from the parameters stored with `state`, for a
@@ -439,7 +444,16 @@ pub async fn complete_launch(
                         })?,
                     StateUse::NotUsed => return Err(rejection_of_unused_state(txn, &platform).await),
                 };
-                record_launch(txn, max_hours, &platform, deployment_pk, &claims, message_type).await
+                let mut done = record_launch(txn, max_hours, &platform, deployment_pk, &claims, message_type).await?;
+                // The landing page's overview, read on the connection that
+                // holds the launch's rows. A read that fails is left to the page.
+                if message_type == MessageType::LtiResourceLinkRequest {
+                    if let Some(slug) = done.session.landing_credential() {
+                        let viewer = Viewer::from(&done.session);
+                        done.landing = participation::overview(txn, &viewer, slug).await.ok();
+                    }
+                }
+                Ok(done)
             })
         })
         .await??;
@@ -601,5 +615,5 @@ async fn record_launch<C: ConnectionTrait>(
     let context = Some(context);
     let user_id = user.id;
     let session = sessions::Session::from_rows(row, Some(user), context);
-    Ok(CompletedLaunch { session_token, session, message_type, roles, user_id, state: String::new() })
+    Ok(CompletedLaunch { session_token, session, message_type, roles, user_id, state: String::new(), landing: None })
 }

@@ -6,7 +6,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
-use microcred_lti::{MessageType, RoleSet};
+use microcred_lti::{MessageType, Role, RoleSet};
 use rand::RngCore;
 use sea_orm::ConnectionTrait;
 use sha2::{Digest, Sha256};
@@ -143,6 +143,16 @@ impl Session {
             id: row.id,
             user,
             course,
+        }
+    }
+
+    /// The micro-credential whose overview the session's landing page
+    /// shows: the one its launch names, when the user takes part as a
+    /// participant.
+    pub fn landing_credential(&self) -> Option<&str> {
+        match self.roles.primary() {
+            Role::Participant => self.details.credential.as_deref(),
+            _ => None,
         }
     }
 }

@@ -109,6 +109,7 @@ impl Application {
             platform_keys,
             login_registrations: Default::default(),
             fresh_sessions: crate::sessions::fresh_sessions(),
+            fresh_overviews: crate::workflow::participation::fresh_overviews(),
             fresh_logins: crate::launch::fresh_logins(),
             http,
             frame_origins: FrameOrigins::default(),

@@ -28,6 +28,7 @@ pub struct Inner {
     pub platform_keys: KeySetCache,
     /// Sessions just opened by launches here, kept for their first request.
     pub fresh_sessions: crate::sessions::FreshSessions,
+    pub fresh_overviews: crate::workflow::participation::FreshOverviews,
     /// Login states just issued here, kept for the id_token post that follows.
     pub fresh_logins: crate::launch::FreshLogins,
     /// Registrations recently read by login initiations.

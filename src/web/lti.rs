@@ -138,6 +138,9 @@ async fn launch_post(State(state): State<AppState>, headers: HeaderMap, body: By
             let session_cookie = iframe_cookie(SESSION_COOKIE.to_string(), done.session_token, "/", session_max_age);
             let spent_state = iframe_cookie(launch::state_cookie_name(&done.state), String::new(), "/lti", 0);
             let jar = CookieJar::new().add(session_cookie).add(spent_state);
+            if let Some(overview) = done.landing {
+                state.fresh_overviews.put(done.session.id.clone(), overview);
+            }
             state.fresh_sessions.put(done.session.id.clone(), done.session);
             state.metrics.launch_completed();
             tracing::info!(user_id = done.user_id, role = done.roles.primary().as_str(), message_type = done.message_type.as_str(), "launch accepted");

@@ -178,16 +178,20 @@ async fn home(State(state): State<AppState>, current: CurrentSession) -> Result<
     let viewer = Viewer::from(session);
 
     let mut missing_credential = None;
-    if session.roles.primary() == Role::Participant {
-        if let Some(slug) = session.details.credential.as_deref() {
-            match participation::overview(&state.db, &viewer, slug).await {
-                Ok(overview) => {
-                    let html = render_overview(&base, &overview, None, Some(&signed_in))?;
-                    return Ok(html.into_response());
-                }
-                Err(WorkflowError::NotFound(_)) => missing_credential = Some(slug.to_string()),
-                Err(error) => return Err(error.into()),
+    if let Some(slug) = session.landing_credential() {
+        // The launch that opened the session may have read the overview already.
+        let read_by_launch = state.fresh_overviews.take(&session.id).filter(|overview| overview.entry.slug == slug);
+        let overview = match read_by_launch {
+            Some(overview) => Ok(overview),
+            None => participation::overview(&state.db, &viewer, slug).await,
+        };
+        match overview {
+            Ok(overview) => {
+                let html = render_overview(&base, &overview, None, Some(&signed_in))?;
+                return Ok(html.into_response());
             }
+            Err(WorkflowError::NotFound(_)) => missing_credential = Some(slug.to_string()),
+            Err(error) => return Err(error.into()),
         }
     }
 

@@ -87,8 +87,8 @@ pub async fn find_enrollment<C: ConnectionTrait>(
 /// Read the current version of the micro-credential with this slug and the
 /// viewer's enrolment in it in their course, in one query, because every
 /// launch into a course link reads both.
-async fn current_with_enrollment(
-    db: &DatabaseConnection,
+async fn current_with_enrollment<C: ConnectionTrait>(
+    db: &C,
     viewer: &Viewer,
     slug: &str,
 ) -> Result<(Entry, Option<enrollment::Model>)> {
@@ -631,9 +631,28 @@ pub struct Overview {
     pub ceus: Option<f64>,
 }
 
+/// How long an overview read by a launch waits for the launch's first page.
+const FRESH_OVERVIEW_SECS: u64 = 10;
+
+/// Maximum number of overviews kept for the first page of their launch.
+const FRESH_OVERVIEW_LIMIT: usize = 2048;
+
+/// Overviews that launches on this instance read for the page their
+/// redirect leads to, keyed by the session's id. The launch reads it in its
+/// own transaction, on the connection that has just written the launch's
+/// rows, so the first page makes no round trip to the database. The page
+/// takes it once; a page that comes later, or to another instance, reads
+/// the overview itself.
+pub type FreshOverviews = crate::handoff::Handoff<Overview>;
+
+/// Create the map of fresh overviews with its age and size limits.
+pub fn fresh_overviews() -> FreshOverviews {
+    FreshOverviews::new(std::time::Duration::from_secs(FRESH_OVERVIEW_SECS), FRESH_OVERVIEW_LIMIT)
+}
+
 /// The participant's overview of one micro-credential: the version they
 /// enrolled in, or the current one when they have not enrolled.
-pub async fn overview(db: &DatabaseConnection, viewer: &Viewer, slug: &str) -> Result<Overview> {
+pub async fn overview<C: ConnectionTrait>(db: &C, viewer: &Viewer, slug: &str) -> Result<Overview> {
     let (current, enrollment) = current_with_enrollment(db, viewer, slug).await?;
     let entry = match &enrollment {
         Some(e) => catalogue::version(db, e.credential_version_id).await?,

@@ -331,6 +331,26 @@ async fn landing_page_opens_linked_credential() {
 }
 
 #[tokio::test]
+async fn landing_page_shows_overview_read_with_launch_once() {
+    let (app, platform) = start().await;
+    let claims = platform
+        .resource_link_claims(&app.launch_url())
+        .with_roles([role::LEARNER])
+        .with_custom("microcredential", EXIT_TICKETS);
+    let learner = launch_to_app(&app, &platform, claims).await;
+    assert!(shows(&learner.landing, ">Register</button>"), "{}", describe(&learner.landing));
+
+    // The overview read by the launch serves its first page only: the page
+    // opened again after registering shows the registration.
+    let registered = register(&app, &learner, EXIT_TICKETS, &["learning-goals"]).await;
+    assert!(shows(&registered, "You are registered."), "{}", describe(&registered));
+    let again = learner.get(&app, "/app").await;
+    assert_eq!(again.status, StatusCode::OK, "{}", describe(&again));
+    assert!(shows(&again, "0 of 5 components mastered"), "{}", describe(&again));
+    assert!(!shows(&again, ">Register</button>"), "{}", describe(&again));
+}
+
+#[tokio::test]
 async fn landing_page_links_assessor_areas() {
     let (app, platform) = start().await;
 
