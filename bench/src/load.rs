@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use rand::Rng;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -46,6 +48,28 @@ pub struct Shared {
     pub user_pool: u64,
     /// Distinguishes this run's journey users and courses from earlier runs on the same database.
     pub run_tag: String,
+    /// When set, each user launches on a schedule instead of at once after its last launch.
+    pub pace: Option<Pace>,
+}
+
+/// The schedule of paced launches: each user launches once every
+/// `interval`, and the users' schedules are spread evenly over it.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    interval: Duration,
+    users: u32,
+}
+
+impl Pace {
+    /// Offer `rate` launches per second in all from `users` users.
+    pub fn new(rate: f64, users: u32) -> Self {
+        Self { interval: Duration::from_secs_f64(f64::from(users) / rate), users }
+    }
+
+    /// When user `id` first launches, counted from the start.
+    fn first(&self, id: usize) -> Duration {
+        self.interval.mul_f64(id as f64 / f64::from(self.users.max(1)))
+    }
 }
 
 impl Shared {
@@ -62,11 +86,17 @@ impl Shared {
 struct WindowSink<'a> {
     shared: &'a Shared,
     recorder: &'a mut Recorder,
+    /// When the paced launch being run was due: a complete launch is timed from then.
+    due: Option<Instant>,
 }
 
 impl Sink for WindowSink<'_> {
     fn record(&mut self, step: Step, elapsed: Duration) {
         if self.shared.measuring() {
+            let elapsed = match (step, self.due) {
+                (Step::CompleteLaunch, Some(due)) => due.elapsed().max(elapsed),
+                _ => elapsed,
+            };
             self.recorder.record(step, elapsed);
         }
     }
@@ -94,8 +124,17 @@ pub async fn worker(shared: Arc<Shared>, id: usize) -> Recorder {
     let course = format!("bench-{}-c{id}", shared.run_tag);
     let mut participant = Participant { number: 0, enrollment: None, next_component: 0 };
     let mut iteration: u64 = 0;
+    let mut due = shared.pace.map(|pace| Instant::now() + pace.first(id));
     while !shared.stopped() {
-        let mut sink = WindowSink { shared: &shared, recorder: &mut recorder };
+        if let (Some(at), Some(pace)) = (due, shared.pace) {
+            tokio::time::sleep_until(at).await;
+            if shared.stopped() {
+                break;
+            }
+            due = Some(at + pace.interval);
+        }
+        let launch_due = due.zip(shared.pace).map(|(next, pace)| next - pace.interval);
+        let mut sink = WindowSink { shared: &shared, recorder: &mut recorder, due: launch_due };
         let result = match shared.scenario {
             Scenario::Launch => {
                 let n = rand::thread_rng().gen_range(0..shared.user_pool);
@@ -216,4 +255,18 @@ async fn assessor_visit(
         client.api(sink, Step::Assess, request, &token, &[StatusCode::CREATED]).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pace_spreads_users_over_the_interval() {
+        let pace = Pace::new(1000.0, 64);
+        assert_eq!(pace.interval, Duration::from_millis(64));
+        assert_eq!(pace.first(0), Duration::ZERO);
+        assert_eq!(pace.first(32), Duration::from_millis(32));
+        assert_eq!(pace.first(63), Duration::from_millis(63));
+    }
 }

@@ -68,6 +68,13 @@ struct Args {
     /// five of them assessed; needs `--seed-users`.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=5_000_000))]
     seed_submissions: u64,
+    /// Offer this many complete launches per second in all, spread evenly
+    /// over the simulated users, instead of starting each user's next
+    /// launch as soon as the last one ends (launch scenario only). A launch
+    /// is timed from the moment it was due, so a launch that starts late
+    /// because the one before it was slow counts its wait.
+    #[arg(long, value_parser = parse_rate)]
+    rate: Option<f64>,
     /// Worker threads of the generator's own async runtime (1 to 16). One
     /// thread keeps the generator's thread switches, and so its share of
     /// the cores it shares with the tool, lowest; it signs about 2,500
@@ -99,6 +106,8 @@ struct Report {
     database: &'static str,
     instances: u16,
     concurrency: u32,
+    /// Complete launches offered per second with `--rate`; `None` when each user starts again at once.
+    offered_per_second: Option<f64>,
     generator_threads: u16,
     warmup_secs: u64,
     window_secs: f64,
@@ -119,6 +128,15 @@ struct Discard;
 
 impl Sink for Discard {
     fn record(&mut self, _: Step, _: Duration) {}
+}
+
+/// Parse `--rate`: launches per second, from 1 to 100,000.
+fn parse_rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not a number of launches per second"))?;
+    if !(1.0..=100_000.0).contains(&rate) {
+        return Err(format!("{rate} is outside 1 to 100000 launches per second"));
+    }
+    Ok(rate)
 }
 
 fn mb(kb: u64) -> f64 {
@@ -146,6 +164,9 @@ fn main() -> ExitCode {
 async fn run(args: Args) -> anyhow::Result<()> {
     if args.instances > 1 && args.database_url.is_none() {
         anyhow::bail!("--instances {} needs --database-url postgres://...: SQLite serves one process", args.instances);
+    }
+    if args.rate.is_some() && args.scenario != Scenario::Launch {
+        anyhow::bail!("--rate needs --scenario launch");
     }
     if args.seed_submissions > 0 && args.seed_users == 0 {
         anyhow::bail!("--seed-submissions needs --seed-users");
@@ -238,6 +259,7 @@ async fn measure(
         scenario: args.scenario,
         user_pool: args.users.unwrap_or(if args.seed_users > 0 { args.seed_users } else { 10_000 }),
         run_tag,
+        pace: args.rate.map(|rate| load::Pace::new(rate, args.concurrency)),
     });
 
     // Peak resident memory under load, sampled every 100 ms.
@@ -318,6 +340,7 @@ async fn measure(
         database: if args.database_url.is_some() { "postgres" } else { "sqlite" },
         instances: args.instances,
         concurrency: args.concurrency,
+        offered_per_second: args.rate,
         generator_threads: args.threads,
         warmup_secs: args.warmup,
         window_secs: window.as_secs_f64(),
@@ -352,6 +375,11 @@ fn render(report: &Report) -> String {
         report.warmup_secs,
         report.generator_threads
     ));
+    if let Some(rate) = report.offered_per_second {
+        out.push_str(&format!(
+            "launches offered at {rate:.0} per s, spread over the users; a complete launch is timed from when it was due\n"
+        ));
+    }
     if let Some(seed) = &report.seed {
         out.push_str(&format!(
             "seeded: {} users, {} courses, {} enrolments, {} submissions ({} assessed) in {:.1} s\n",
