@@ -146,8 +146,8 @@ impl Session {
         }
     }
 
-    /// The micro-credential whose overview the session's landing page
-    /// shows: the one its launch names, when the user takes part as a
+    /// Return the micro-credential whose overview the session's landing
+    /// page shows: the one its launch names, when the user takes part as a
     /// participant.
     pub fn landing_credential(&self) -> Option<&str> {
         match self.roles.primary() {

@@ -75,10 +75,10 @@ struct Args {
     /// because the one before it was slow counts its wait.
     #[arg(long, value_parser = parse_rate)]
     rate: Option<f64>,
-    /// Worker threads of the generator's own async runtime (1 to 16). One
-    /// thread keeps the generator's thread switches, and so its share of
-    /// the cores it shares with the tool, lowest; it signs about 2,500
-    /// id_tokens per second.
+    /// Worker threads of the generator's own async runtime (1 to 16). With
+    /// one, the generator switches threads least, so it leaves the most of
+    /// the shared cores to the tool. One thread signs about 2,500 id_tokens
+    /// per second.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
     threads: u16,
     /// Log filter of the tool processes (their logs go to the work folder).
