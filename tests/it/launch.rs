@@ -632,16 +632,13 @@ async fn login_rejects_disabled_registration() {
 
 #[tokio::test]
 async fn launch_rejects_registration_disabled_after_login() {
-    let (app, platform) = start().await;
-    let browser = Browser::new();
-    let spec = LaunchSpec::new(claims(&app, &platform)).stop_after(LaunchStage::Authorization);
-    let authorization = platform.launch(&browser, &app.login_url(), spec).await;
-    let form = authorization.form().expect("the platform's form_post page");
-    { let found = platforms::find(&app.state.db, platform.issuer(), platform.client_id()).await.expect("find the registration"); platforms::disable(&app.state.db, found).await.expect("disable the registration") };
+    let (app, _platform, browser, form, found) = launch_stopped_at_form().await;
+    platforms::disable(&app.state.db, found).await.expect("disable the registration");
 
     let page = browser.submit_form(&form).await;
 
     assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "registration_disabled").await;
+    assert_eq!(session::Entity::find().all(&app.state.db).await.expect("read sessions").len(), 0);
 }
 
 /// Starts microcred and a platform, and runs a launch up to the platform's
