@@ -1,9 +1,10 @@
 //! Values that one request leaves for the next request of the same flow on
 //! this instance: a login's state for the id_token post that follows it,
-//! a launch's session for its first page. The next request then needs no
-//! database read. The database row stays the record: a request that finds
-//! nothing here, because it came to another instance or later than the
-//! handoff's age, reads the row, and each value is given out only once.
+//! a launch's session and the overview its participant lands on for its
+//! first page. The next request then needs no database read. The database
+//! stays the record: a request that finds nothing here, because it came to
+//! another instance or later than the handoff's age, reads it, and each
+//! value is given out only once.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

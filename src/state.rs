@@ -28,6 +28,7 @@ pub struct Inner {
     pub platform_keys: KeySetCache,
     /// Sessions just opened by launches here, kept for their first request.
     pub fresh_sessions: crate::sessions::FreshSessions,
+    /// Overviews read by launches here, kept for the first page of their sessions.
     pub fresh_overviews: crate::workflow::participation::FreshOverviews,
     /// Login states just issued here, kept for the id_token post that follows.
     pub fresh_logins: crate::launch::FreshLogins,
