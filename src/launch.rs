@@ -206,7 +206,7 @@ pub async fn begin_login(app: &AppState, params: LoginInitiation) -> Result<Logi
         continuation: None,
     };
     let stored = row.clone();
-    app.writer.write(move |txn| Box::pin(launch_store::insert_login_state(txn, stored))).await??;
+    app.writer.execute(launch_store::login_state_insert(app.db.get_database_backend(), stored)).await?;
     app.fresh_logins.put(state.clone(), FreshLogin { login: row, platform: platform.clone() });
 
     let redirect_uri = app.url("/lti/launch");

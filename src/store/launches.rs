@@ -15,10 +15,10 @@ use super::entities::{context, launch_failure, login_state, platform, resource_l
 use super::prepared::{insert_exprs, insert_row, keep_stored, key_of, returned_rows, SqlText};
 
 /// Store a new login state.
-pub async fn insert_login_state<C: ConnectionTrait>(db: &C, row: login_state::Model) -> Result<(), DbErr> {
+/// Build the insert of a login state's row.
+pub fn login_state_insert(backend: DbBackend, row: login_state::Model) -> Statement {
     use login_state::Column as Col;
     static SQL: SqlText = SqlText::new();
-    let backend = db.get_database_backend();
     let columns = [
         Col::State,
         Col::Nonce,
@@ -43,11 +43,7 @@ pub async fn insert_login_state<C: ConnectionTrait>(db: &C, row: login_state::Mo
         row.storage_target.into(),
         row.continuation.into(),
     ];
-    let statement = SQL.statement(backend, values, |values| {
-        insert_row(backend, login_state::Entity, &columns, values, None, false)
-    });
-    db.execute(statement).await?;
-    Ok(())
+    SQL.statement(backend, values, |values| insert_row(backend, login_state::Entity, &columns, values, None, false))
 }
 
 pub async fn find_login_state<C: ConnectionTrait>(db: &C, state: &str) -> Result<Option<login_state::Model>, DbErr> {

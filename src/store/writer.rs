@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
 
 /// Maximum number of jobs in one transaction. A longer queue is split, so
@@ -122,6 +122,19 @@ impl Writer {
                     DbErr::Custom("the write stopped before it finished; nothing was reported as stored".to_string())
                 })?
             }
+        }
+    }
+}
+
+impl Writer {
+    /// Run one statement and return once it is stored. On SQLite it joins
+    /// a batch like any other job; elsewhere it runs on its own, without
+    /// the `BEGIN` and `COMMIT` that a transaction around one statement
+    /// would add as two more round trips to the server.
+    pub async fn execute(&self, statement: Statement) -> Result<(), DbErr> {
+        match &self.route {
+            Route::Direct(db) => db.execute(statement).await.map(drop),
+            Route::Batched(_) => self.write(move |txn| Box::pin(async move { txn.execute(statement).await.map(drop) })).await?,
         }
     }
 }
@@ -261,6 +274,22 @@ mod tests {
         assert!(duplicate.as_ref().is_err_and(|e| e.to_string().contains("UNIQUE")), "{duplicate:?}");
         assert!(results[2].as_ref().is_ok_and(|r| r.is_ok()), "{:?}", results[2]);
         assert_eq!(count_notes(&db).await, 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writer_executes_one_statement() {
+        let dir = tempfile::tempdir().expect("a scratch folder");
+        let db = scratch_db(&dir).await;
+        let writer = Writer::new(db.clone(), None);
+        let insert = |body: &str| {
+            Statement::from_sql_and_values(DbBackend::Sqlite, "INSERT INTO notes (body) VALUES (?)", [body.into()])
+        };
+
+        writer.execute(insert("one")).await.expect("the statement is stored");
+        assert_eq!(count_notes(&db).await, 1);
+        let duplicate = writer.execute(insert("one")).await.expect_err("a duplicate body is refused");
+        assert!(duplicate.to_string().contains("UNIQUE"), "{duplicate}");
+        assert_eq!(count_notes(&db).await, 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
