@@ -128,9 +128,9 @@ impl Writer {
 
 impl Writer {
     /// Run one statement and return once it is stored. On SQLite it joins
-    /// a batch like any other job; elsewhere it runs on its own, without
-    /// the `BEGIN` and `COMMIT` that a transaction around one statement
-    /// would add as two more round trips to the server.
+    /// a batch like any other job. Elsewhere it runs on its own: a
+    /// transaction around it would add a `BEGIN` and a `COMMIT`, two more
+    /// round trips to the server.
     pub async fn execute(&self, statement: Statement) -> Result<(), DbErr> {
         match &self.route {
             Route::Direct(db) => db.execute(statement).await.map(drop),
