@@ -28,6 +28,7 @@ use crate::store::launches::{self as launch_store, ContextRecord, LaunchRows, Re
 use crate::store::platforms::{self as platform_store, STATUS_ACTIVE, STATUS_PENDING};
 use crate::workflow::access::Viewer;
 use crate::workflow::participation::{self, Overview};
+use crate::workflow::WorkflowError;
 
 /// Prefix of the cookie that binds a login state to the browser that began it.
 pub const STATE_COOKIE_PREFIX: &str = "microcred_state_";
@@ -445,12 +446,19 @@ pub async fn complete_launch(
                     StateUse::NotUsed => return Err(rejection_of_unused_state(txn, &platform).await),
                 };
                 let mut done = record_launch(txn, max_hours, &platform, deployment_pk, &claims, message_type).await?;
-                // The landing page's overview, read on the connection that
-                // holds the launch's rows. A read that fails is left to the page.
+                // Read the landing page's overview on the connection that
+                // contains the launch's rows. A micro-credential that is not
+                // found is left to the page, which explains it. Any other
+                // failure fails the launch, because on PostgreSQL a failed
+                // statement aborts the transaction and its COMMIT rolls back.
                 if message_type == MessageType::LtiResourceLinkRequest {
                     if let Some(slug) = done.session.landing_credential() {
                         let viewer = Viewer::from(&done.session);
-                        done.landing = participation::overview(txn, &viewer, slug).await.ok();
+                        done.landing = match participation::overview(txn, &viewer, slug).await {
+                            Ok(overview) => Some(overview),
+                            Err(WorkflowError::NotFound(_)) => None,
+                            Err(error) => return Err(anyhow::anyhow!("reading the landing overview of {slug:?} failed: {error}").into()),
+                        };
                     }
                 }
                 Ok(done)

@@ -48,7 +48,7 @@ pub struct Shared {
     pub user_pool: u64,
     /// Distinguishes this run's journey users and courses from earlier runs on the same database.
     pub run_tag: String,
-    /// When set, each user launches on a schedule instead of at once after its last launch.
+    /// Schedule of each user's launches, when set; without it, a user launches again as soon as its last launch ends.
     pub pace: Option<Pace>,
 }
 
@@ -61,12 +61,12 @@ pub struct Pace {
 }
 
 impl Pace {
-    /// Offer `rate` launches per second in all from `users` users.
+    /// Create the schedule that offers `rate` launches per second in all from `users` users.
     pub fn new(rate: f64, users: u32) -> Self {
         Self { interval: Duration::from_secs_f64(f64::from(users) / rate), users }
     }
 
-    /// When user `id` first launches, counted from the start.
+    /// Return when user `id` first launches, counted from the start.
     fn first(&self, id: usize) -> Duration {
         self.interval.mul_f64(id as f64 / f64::from(self.users.max(1)))
     }
@@ -86,7 +86,7 @@ impl Shared {
 struct WindowSink<'a> {
     shared: &'a Shared,
     recorder: &'a mut Recorder,
-    /// When the paced launch being run was due: a complete launch is timed from then.
+    /// Moment the running paced launch was due. A complete launch is timed from then.
     due: Option<Instant>,
 }
 
@@ -124,17 +124,17 @@ pub async fn worker(shared: Arc<Shared>, id: usize) -> Recorder {
     let course = format!("bench-{}-c{id}", shared.run_tag);
     let mut participant = Participant { number: 0, enrollment: None, next_component: 0 };
     let mut iteration: u64 = 0;
-    let mut due = shared.pace.map(|pace| Instant::now() + pace.first(id));
+    let mut next_due = shared.pace.map(|pace| Instant::now() + pace.first(id));
     while !shared.stopped() {
-        if let (Some(at), Some(pace)) = (due, shared.pace) {
+        let due = next_due;
+        if let (Some(at), Some(pace)) = (next_due, shared.pace) {
             tokio::time::sleep_until(at).await;
             if shared.stopped() {
                 break;
             }
-            due = Some(at + pace.interval);
+            next_due = Some(at + pace.interval);
         }
-        let launch_due = due.zip(shared.pace).map(|(next, pace)| next - pace.interval);
-        let mut sink = WindowSink { shared: &shared, recorder: &mut recorder, due: launch_due };
+        let mut sink = WindowSink { shared: &shared, recorder: &mut recorder, due };
         let result = match shared.scenario {
             Scenario::Launch => {
                 let n = rand::thread_rng().gen_range(0..shared.user_pool);

@@ -166,7 +166,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         anyhow::bail!("--instances {} needs --database-url postgres://...: SQLite serves one process", args.instances);
     }
     if args.rate.is_some() && args.scenario != Scenario::Launch {
-        anyhow::bail!("--rate needs --scenario launch");
+        anyhow::bail!("--rate is valid only with --scenario launch; remove --rate or add --scenario launch");
     }
     if args.seed_submissions > 0 && args.seed_users == 0 {
         anyhow::bail!("--seed-submissions needs --seed-users");

@@ -67,7 +67,7 @@ impl Platform {
         let private = tokio::task::spawn_blocking(|| RsaPrivateKey::new(&mut rand::thread_rng(), 2048)).await??;
         let der = private.to_pkcs8_der()?;
         let key = RsaKeyPair::from_pkcs8(der.as_bytes())
-            .map_err(|error| anyhow::anyhow!("the generated RSA key was refused: {error}"))?;
+            .map_err(|error| anyhow::anyhow!("aws-lc-rs rejected the generated RSA key as invalid: {error}"))?;
         let jwks = json!({"keys": [{
             "kty": "RSA",
             "kid": KID,

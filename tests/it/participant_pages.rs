@@ -313,15 +313,19 @@ async fn landing_page_scopes_enrolment_to_course() {
     assert!(!shows(page, "exit-tickets/enroll"), "{}", describe(page));
 }
 
-#[tokio::test]
-async fn landing_page_opens_linked_credential() {
-    let (app, platform) = start().await;
+/// Launches the default learner through a course link that names the exit-tickets micro-credential.
+async fn launch_linked_learner(app: &TestApp, platform: &TestPlatform) -> Visitor {
     let claims = platform
         .resource_link_claims(&app.launch_url())
         .with_roles([role::LEARNER])
         .with_custom("microcredential", EXIT_TICKETS);
+    launch_to_app(app, platform, claims).await
+}
 
-    let learner = launch_to_app(&app, &platform, claims).await;
+#[tokio::test]
+async fn landing_page_opens_linked_credential() {
+    let (app, platform) = start().await;
+    let learner = launch_linked_learner(&app, &platform).await;
     let page = &learner.landing;
 
     assert!(shows(&page, &format!("<h1>{EXIT_TICKETS_TITLE}</h1>")), "{}", describe(page));
@@ -331,16 +335,12 @@ async fn landing_page_opens_linked_credential() {
 }
 
 #[tokio::test]
-async fn landing_page_shows_overview_read_with_launch_once() {
+async fn landing_overview_used_once() {
     let (app, platform) = start().await;
-    let claims = platform
-        .resource_link_claims(&app.launch_url())
-        .with_roles([role::LEARNER])
-        .with_custom("microcredential", EXIT_TICKETS);
-    let learner = launch_to_app(&app, &platform, claims).await;
+    let learner = launch_linked_learner(&app, &platform).await;
     assert!(shows(&learner.landing, ">Register</button>"), "{}", describe(&learner.landing));
 
-    // The overview read by the launch serves its first page only: the page
+    // The overview read by the launch serves only the first page. The page
     // opened again after registering shows the registration.
     let registered = register(&app, &learner, EXIT_TICKETS, &["learning-goals"]).await;
     assert!(shows(&registered, "You are registered."), "{}", describe(&registered));
