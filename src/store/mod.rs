@@ -31,16 +31,19 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
             }
         }
     }
+    if settings.url.starts_with("postgres://") || settings.url.starts_with("postgresql://") {
+        return connect_postgres(settings).await;
+    }
     let mut options = ConnectOptions::new(settings.url.clone());
     // A SQLite connection lives in this process and cannot drop, so the
     // pool skips the test query it would otherwise send before lending one
     // out. That test doubled the round trips to SQLite's worker threads.
-    options.test_before_acquire(sqlite_file_path(&settings.url).is_none() && !settings.url.starts_with("sqlite:"));
+    options.test_before_acquire(false);
     options
         .max_connections(settings.max_connections)
         .min_connections(1)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10))
+        .connect_timeout(CONNECT_TIMEOUT)
+        .acquire_timeout(CONNECT_TIMEOUT)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
@@ -49,6 +52,45 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
                 .foreign_keys(true)
         });
     Database::connect(options).await
+}
+
+/// How long a request waits for a connection, and a new connection for the server.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A pooled PostgreSQL connection idle for at least this long is tested
+/// with a round trip before it is lent out; one used more recently is not.
+pub const POSTGRES_IDLE_CHECK: Duration = Duration::from_secs(1);
+
+/// Open a PostgreSQL pool that tests a connection before lending it only
+/// when the connection has been idle for [`POSTGRES_IDLE_CHECK`] or longer.
+///
+/// The pool already tests each connection when it comes back, so a
+/// connection lent out again at once has just answered. Testing it again
+/// would add a round trip to every request. A connection that has been idle
+/// longer may have been closed by the server, a restart or a firewall, and
+/// is replaced when its test fails.
+async fn connect_postgres(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
+    use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+    use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
+    let connection_error = |e| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e));
+    let options = settings.url.parse::<PgConnectOptions>().map_err(connection_error)?.disable_statement_logging();
+    let pool = PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .min_connections(1)
+        .acquire_timeout(CONNECT_TIMEOUT)
+        .test_before_acquire(false)
+        .before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= POSTGRES_IDLE_CHECK {
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+        .connect_with(options)
+        .await
+        .map_err(connection_error)?;
+    Ok(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
 }
 
 /// The file path of a `sqlite:` URL, or `None` for other databases and in-memory SQLite.

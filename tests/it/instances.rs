@@ -202,3 +202,44 @@ async fn concurrent_starts_set_up_once() {
     let secrets = secret::Entity::find().all(db).await.expect("read the secrets");
     assert_eq!(secrets.iter().filter(|row| row.name == "page_token_key").count(), 1);
 }
+
+/// Returns the server process id of the connection the pool lends `db` for one query.
+async fn server_process_of(db: &sea_orm::DatabaseConnection) -> Result<i32, sea_orm::DbErr> {
+    let row = db
+        .query_one(Statement::from_string(db.get_database_backend(), "SELECT pg_backend_pid() AS pid"))
+        .await?
+        .expect("a row");
+    row.try_get("", "pid")
+}
+
+#[tokio::test]
+async fn postgres_connection_closed_while_idle_is_replaced() {
+    if support::backend() != support::Backend::Postgres {
+        eprintln!(
+            "postgres_connection_closed_while_idle_is_replaced: skipped because it runs on PostgreSQL only (MICROCRED_TEST_DB=postgres)"
+        );
+        return;
+    }
+    let database = TestDatabase::create().await;
+    let mut settings = support::settings(&database.url, &database.folder()).database;
+    settings.max_connections = 1;
+    let db = microcred::store::connect(&settings).await.expect("open the pool");
+    let first = server_process_of(&db).await.expect("a query on a new pool");
+
+    // The server ends the pooled connection, as a restart or an idle timeout would.
+    let admin = sea_orm::Database::connect(&database.url).await.expect("a second connection");
+    admin.execute_unprepared(&format!("SELECT pg_terminate_backend({first})")).await.expect("end the connection");
+    let gone = format!("SELECT count(*) AS n FROM pg_stat_activity WHERE pid = {first}");
+    for _ in 0..200 {
+        let row = admin.query_one(Statement::from_string(admin.get_database_backend(), gone.clone())).await;
+        let left: i64 = row.expect("read the server's connections").expect("a row").try_get("", "n").expect("a count");
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(microcred::store::POSTGRES_IDLE_CHECK).await;
+
+    let second = server_process_of(&db).await.expect("the pool replaces the closed connection before lending it");
+    assert_ne!(second, first);
+}
