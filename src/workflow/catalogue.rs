@@ -12,8 +12,8 @@ use chrono::Utc;
 use microcred_domain::{Catalogue, MicroCredential};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, RelationDef, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, IdenStatic,
+    JoinType, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, RelationDef, Set, TransactionTrait,
 };
 use serde::Serialize;
 
@@ -44,35 +44,95 @@ pub fn serialize_definition<S: serde::Serializer>(definition: &Arc<MicroCredenti
 /// Maximum number of parsed definitions kept. Past it, the cache is emptied.
 const PARSED_LIMIT: usize = 64;
 
-/// Parsed definitions by fingerprint, each with the JSON it was parsed
-/// from. Every launch into a course link and most pages read a definition,
-/// and parsing its JSON took about 3 % of the tool's CPU under launch load. A hit must also
-/// match the stored JSON byte for byte, so the cache returns exactly what
-/// the row holds, whichever database the row came from.
-static PARSED: LazyLock<Mutex<HashMap<String, (String, Arc<MicroCredential>)>>> = LazyLock::new(Default::default);
+/// Parsed definitions by fingerprint. Every launch into a course link and
+/// most pages read a definition; reading its JSON (about 20 KB, compressed
+/// out of line on PostgreSQL) and parsing it took several per cent of the
+/// tool's CPU under launch load.
+///
+/// A stored version never changes: an edit adds a version. Its fingerprint
+/// is the SHA-256 of its content, so a definition parsed once is found
+/// again by the fingerprint stored with any row of the same content, in any
+/// database, and the definition column is read only for a fingerprint this
+/// process has not parsed.
+static PARSED: LazyLock<Mutex<HashMap<String, Arc<MicroCredential>>>> = LazyLock::new(Default::default);
 
-fn parse_definition(row: &credential_version::Model) -> Result<Arc<MicroCredential>> {
-    let cached = PARSED.lock().ok().and_then(|parsed| {
-        parsed.get(&row.fingerprint).filter(|(json, _)| *json == row.definition).map(|(_, definition)| definition.clone())
-    });
-    if let Some(definition) = cached {
-        return Ok(definition);
+/// The columns of a version row other than its definition, which is read
+/// only when no parsed copy of it is kept.
+#[derive(Debug, Clone, FromQueryResult)]
+pub(crate) struct VersionHead {
+    pub id: i64,
+    pub credential_id: i64,
+    pub version: i32,
+    pub fingerprint: String,
+}
+
+impl VersionHead {
+    const COLUMNS: [credential_version::Column; 4] = [
+        credential_version::Column::Id,
+        credential_version::Column::CredentialId,
+        credential_version::Column::Version,
+        credential_version::Column::Fingerprint,
+    ];
+}
+
+/// Add the columns of a [`VersionHead`] of the joined version to `select`,
+/// each named with `prefix` before the column's name.
+pub(crate) fn with_version_head<S: QuerySelect>(mut select: S, prefix: &str) -> S {
+    for column in VersionHead::COLUMNS {
+        select = select.column_as(Expr::col((credential_version::Entity, column)), format!("{prefix}{}", column.as_str()));
     }
-    let definition: MicroCredential = serde_json::from_str(&row.definition).map_err(|e| {
-        WorkflowError::Internal(anyhow::anyhow!("stored definition of version {} is unreadable: {e}", row.id))
+    select
+}
+
+/// The parsed definition with this fingerprint, if this process keeps one.
+fn kept_definition(fingerprint: &str) -> Option<Arc<MicroCredential>> {
+    PARSED.lock().ok().and_then(|parsed| parsed.get(fingerprint).cloned())
+}
+
+/// Parse the definition JSON of version `version_id`, stored with
+/// `fingerprint`, and keep it when the fingerprint is its own. A row whose
+/// fingerprint does not match its definition (edited by hand in the
+/// database) is used as read, and not kept.
+fn parse_definition(version_id: i64, fingerprint: &str, json: &str) -> Result<Arc<MicroCredential>> {
+    let definition: MicroCredential = serde_json::from_str(json).map_err(|e| {
+        WorkflowError::Internal(anyhow::anyhow!("stored definition of version {version_id} is unreadable: {e}"))
     })?;
     let definition = Arc::new(definition);
-    // A row whose fingerprint does not match its definition (edited by
-    // hand in the database) is used as read, and not cached.
-    if definition.fingerprint().as_str() == row.fingerprint {
+    if definition.fingerprint().as_str() == fingerprint {
         if let Ok(mut parsed) = PARSED.lock() {
             if parsed.len() >= PARSED_LIMIT {
                 parsed.clear();
             }
-            parsed.insert(row.fingerprint.clone(), (row.definition.clone(), definition.clone()));
+            parsed.insert(fingerprint.to_string(), definition.clone());
         }
     }
     Ok(definition)
+}
+
+/// The definition of the version `head` names: the kept parse, or else the
+/// stored JSON, read and parsed.
+async fn definition_of<C: ConnectionTrait>(db: &C, head: &VersionHead) -> Result<Arc<MicroCredential>> {
+    if let Some(definition) = kept_definition(&head.fingerprint) {
+        return Ok(definition);
+    }
+    let json: Option<String> = credential_version::Entity::find_by_id(head.id)
+        .select_only()
+        .column(credential_version::Column::Definition)
+        .into_tuple()
+        .one(db)
+        .await?;
+    let json = json.ok_or_else(|| WorkflowError::NotFound(format!("No catalogue version {}.", head.id)))?;
+    parse_definition(head.id, &head.fingerprint, &json)
+}
+
+/// The head of version `version_id`, without its definition.
+async fn version_head<C: ConnectionTrait>(db: &C, version_id: i64) -> Result<Option<VersionHead>> {
+    Ok(credential_version::Entity::find_by_id(version_id)
+        .select_only()
+        .columns(VersionHead::COLUMNS)
+        .into_model::<VersionHead>()
+        .one(db)
+        .await?)
 }
 
 /// What an import changed.
@@ -243,7 +303,7 @@ async fn list_with_status(db: &DatabaseConnection, status: Option<&str>) -> Resu
 
 async fn current_entry<C: ConnectionTrait>(db: &C, row: &credential::Model) -> Result<Option<Entry>> {
     let Some(version_id) = row.current_version_id else { return Ok(None) };
-    let Some(version) = credential_version::Entity::find_by_id(version_id).one(db).await? else {
+    let Some(version) = version_head(db, version_id).await? else {
         return Ok(None);
     };
     Ok(Some(Entry {
@@ -252,7 +312,7 @@ async fn current_entry<C: ConnectionTrait>(db: &C, row: &credential::Model) -> R
         status: row.status.clone(),
         version_id: version.id,
         version: version.version,
-        definition: parse_definition(&version)?,
+        definition: definition_of(db, &version).await?,
     }))
 }
 
@@ -260,14 +320,34 @@ async fn current_entry<C: ConnectionTrait>(db: &C, row: &credential::Model) -> R
 pub async fn by_slug<C: ConnectionTrait>(db: &C, slug: &str) -> Result<Entry> {
     // One query for the micro-credential and its current version: every
     // launch into a course link reads it.
-    let (row, version) = credential::Entity::find()
+    let select = credential::Entity::find()
         .filter(credential::Column::Slug.eq(slug))
-        .select_also(credential_version::Entity)
-        .join(JoinType::LeftJoin, current_version())
+        .join(JoinType::LeftJoin, current_version());
+    let row = with_version_head(select, VERSION_PREFIX)
+        .into_model::<CredentialWithHead>()
         .one(db)
         .await?
         .ok_or_else(|| not_in_catalogue(slug))?;
-    current_of(row, version)
+    current_of(db, row.credential, row.version).await
+}
+
+/// Prefix of the version's columns in [`by_slug`]'s query.
+const VERSION_PREFIX: &str = "version_";
+
+/// A micro-credential row with the head of its current version, as
+/// [`by_slug`] reads them.
+struct CredentialWithHead {
+    credential: credential::Model,
+    version: Option<VersionHead>,
+}
+
+impl FromQueryResult for CredentialWithHead {
+    fn from_query_result(row: &QueryResult, prefix: &str) -> std::result::Result<Self, DbErr> {
+        Ok(Self {
+            credential: credential::Model::from_query_result(row, prefix)?,
+            version: VersionHead::from_query_result_optional(row, &format!("{prefix}{VERSION_PREFIX}"))?,
+        })
+    }
 }
 
 /// Return the join from a micro-credential to its current version.
@@ -282,25 +362,28 @@ pub(crate) fn not_in_catalogue(slug: &str) -> WorkflowError {
     WorkflowError::NotFound(format!("No micro-credential named {slug:?} in the catalogue."))
 }
 
-/// Build the entry for a micro-credential row and its current version row,
-/// as a join with [`current_version`] reads them.
-pub(crate) fn current_of(row: credential::Model, version: Option<credential_version::Model>) -> Result<Entry> {
+/// Build the entry for a micro-credential row and the head of its current
+/// version, as a join with [`current_version`] reads them.
+pub(crate) async fn current_of<C: ConnectionTrait>(
+    db: &C,
+    row: credential::Model,
+    version: Option<VersionHead>,
+) -> Result<Entry> {
     let version = version
         .ok_or_else(|| WorkflowError::NotFound(format!("Micro-credential {:?} has no published version.", row.slug)))?;
     Ok(Entry {
+        definition: definition_of(db, &version).await?,
         credential_id: row.id,
         slug: row.slug,
         status: row.status,
         version_id: version.id,
         version: version.version,
-        definition: parse_definition(&version)?,
     })
 }
 
 /// One specific version.
 pub async fn version<C: ConnectionTrait>(db: &C, version_id: i64) -> Result<Entry> {
-    let version = credential_version::Entity::find_by_id(version_id)
-        .one(db)
+    let version = version_head(db, version_id)
         .await?
         .ok_or_else(|| WorkflowError::NotFound(format!("No catalogue version {version_id}.")))?;
     let row = credential::Entity::find_by_id(version.credential_id)
@@ -308,12 +391,12 @@ pub async fn version<C: ConnectionTrait>(db: &C, version_id: i64) -> Result<Entr
         .await?
         .ok_or_else(|| WorkflowError::NotFound(format!("No micro-credential {}.", version.credential_id)))?;
     Ok(Entry {
+        definition: definition_of(db, &version).await?,
         credential_id: row.id,
         slug: row.slug,
         status: row.status,
         version_id: version.id,
         version: version.version,
-        definition: parse_definition(&version)?,
     })
 }
 
@@ -375,57 +458,45 @@ mod tests {
         Catalogue::from_toml_str(&text).expect("sample catalogue").micro_credentials.remove(0)
     }
 
-    fn row(id: i64, definition: &MicroCredential, fingerprint: String) -> credential_version::Model {
-        credential_version::Model {
-            id,
-            credential_id: 1,
-            version: 1,
-            fingerprint,
-            title: definition.title.clone(),
-            definition: serde_json::to_string(definition).expect("JSON"),
-            created_at: Utc::now(),
-            created_by: None,
-        }
+    fn json(definition: &MicroCredential) -> String {
+        serde_json::to_string(definition).expect("JSON")
     }
 
     #[test]
-    fn parse_definition_parses_equal_definitions_once() {
+    fn parse_definition_keeps_one_parse_per_fingerprint() {
         let mut definition = sample();
         definition.title = "Parsed once".to_string();
         let fingerprint = definition.fingerprint().as_str().to_string();
-        // Two rows with the same content, as two databases would store them.
-        let first = parse_definition(&row(1, &definition, fingerprint.clone())).expect("first");
-        let second = parse_definition(&row(99, &definition, fingerprint)).expect("second");
-        assert!(Arc::ptr_eq(&first, &second), "the second read should reuse the first parse");
+        assert!(kept_definition(&fingerprint).is_none());
+        // Two versions with the same content, as two databases would store them.
+        let first = parse_definition(1, &fingerprint, &json(&definition)).expect("first");
+        let kept = kept_definition(&fingerprint).expect("the parse is kept under its fingerprint");
+        assert!(Arc::ptr_eq(&first, &kept));
         assert_eq!(*first, definition);
     }
 
     #[test]
-    fn parse_definition_reads_a_mismatched_row_as_stored() {
+    fn parse_definition_does_not_keep_a_mismatched_row() {
         let mut original = sample();
         original.title = "Original title".to_string();
         let fingerprint = original.fingerprint().as_str().to_string();
         let mut edited = original.clone();
         edited.title = "Edited in the database".to_string();
 
-        // The edited row claims the original's fingerprint: it is not cached
-        // under it, and the original's cached parse is not returned for it.
-        let read = parse_definition(&row(2, &edited, fingerprint.clone())).expect("edited");
+        // The edited row claims the original's fingerprint: it is read as
+        // stored and not kept under a fingerprint that is not its own.
+        let read = parse_definition(2, &fingerprint, &json(&edited)).expect("edited");
         assert_eq!(read.title, "Edited in the database");
-        let original_read = parse_definition(&row(3, &original, fingerprint.clone())).expect("original");
+        assert!(kept_definition(&fingerprint).is_none());
+        let original_read = parse_definition(3, &fingerprint, &json(&original)).expect("original");
         assert_eq!(original_read.title, "Original title");
-        let read = parse_definition(&row(4, &edited, fingerprint.clone())).expect("edited again");
-        assert_eq!(read.title, "Edited in the database");
-        let again = parse_definition(&row(5, &original, fingerprint)).expect("original again");
-        assert!(Arc::ptr_eq(&original_read, &again), "the original stays cached");
+        let kept = kept_definition(&fingerprint).expect("the original is kept");
+        assert!(Arc::ptr_eq(&original_read, &kept));
     }
 
     #[test]
     fn parse_definition_reports_unreadable_json() {
-        let definition = sample();
-        let mut broken = row(6, &definition, "0".repeat(64));
-        broken.definition = "{not json".to_string();
-        let error = parse_definition(&broken).expect_err("unreadable");
+        let error = parse_definition(6, &"0".repeat(64), "{not json").expect_err("unreadable");
         assert!(error.to_string().contains("version 6"), "{error}");
     }
 }

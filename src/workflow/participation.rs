@@ -13,7 +13,7 @@ use microcred_domain::{
 use microcred_lti::Role;
 use rand::RngCore;
 use sea_orm::sea_query::Expr;
-use sea_orm::query::{SelectA, SelectB, SelectC};
+use sea_orm::query::{SelectA, SelectB};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
     IdenStatic, JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationDef, Set, Statement, TransactionTrait,
@@ -28,7 +28,7 @@ use super::files::FileStore;
 use super::{audit, Result, WorkflowError};
 use crate::config::StorageSettings;
 use crate::store::prepared::SqlText;
-use crate::store::entities::{assessment, attempt, attempt_file, credential, credential_version, enrollment};
+use crate::store::entities::{assessment, attempt, attempt_file, credential, enrollment};
 
 pub const ATTEMPT_DRAFT: &str = "draft";
 pub const ATTEMPT_SUBMITTED: &str = "submitted";
@@ -102,10 +102,10 @@ async fn current_with_enrollment<C: ConnectionTrait>(
     let row = db.query_one(statement).await?.ok_or_else(|| catalogue::not_in_catalogue(slug))?;
     let (row, version, enrollment) = (
         credential::Model::from_query_result(&row, SelectA.as_str())?,
-        credential_version::Model::from_query_result_optional(&row, SelectB.as_str())?,
-        enrollment::Model::from_query_result_optional(&row, SelectC.as_str())?,
+        catalogue::VersionHead::from_query_result_optional(&row, OVERVIEW_VERSION_PREFIX)?,
+        enrollment::Model::from_query_result_optional(&row, SelectB.as_str())?,
     );
-    Ok((catalogue::current_of(row, version)?, enrollment))
+    Ok((catalogue::current_of(db, row, version).await?, enrollment))
 }
 
 /// Build the select of the micro-credential with slug `values[2]`, its current version and
@@ -121,14 +121,16 @@ fn overview_query(backend: DbBackend, values: &[Value]) -> Statement {
                 .add(Expr::col((enrollments, enrollment::Column::ContextPk)).eq(context_pk.clone()))
         })
         .into();
-    credential::Entity::find()
-        .select_also(credential_version::Entity)
+    let select = credential::Entity::find()
         .select_also(enrollment::Entity)
         .join(JoinType::LeftJoin, catalogue::current_version())
         .join(JoinType::LeftJoin, viewers_enrollment)
-        .filter(credential::Column::Slug.eq(values[2].clone()))
-        .build(backend)
+        .filter(credential::Column::Slug.eq(values[2].clone()));
+    catalogue::with_version_head(select, OVERVIEW_VERSION_PREFIX).build(backend)
 }
+
+/// Prefix of the current version's columns in [`overview_query`]'s select.
+const OVERVIEW_VERSION_PREFIX: &str = "V_";
 
 pub async fn enrollment_by_id<C: ConnectionTrait>(db: &C, id: i64) -> Result<enrollment::Model> {
     enrollment::Entity::find_by_id(id)
