@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use sea_orm::query::{SelectA, SelectB};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, IdenStatic, JoinType,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, Statement, Value,
+    Iterable, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, Statement, Value, Values,
 };
 
 use super::entities::{context, launch_failure, login_state, platform, resource_link, session, user};
@@ -192,11 +192,13 @@ pub struct UserRecord<'a> {
 /// Build the insert or refresh of a user, keyed by issuer and subject. A
 /// launch without a name or email keeps the ones stored earlier.
 fn user_upsert(backend: DbBackend, record: &UserRecord<'_>) -> Statement {
-    use user::Column as Col;
     static SQL: SqlText = SqlText::new();
-    let now = Utc::now();
-    let columns = [Col::PlatformId, Col::Issuer, Col::Subject, Col::Name, Col::Email, Col::CreatedAt, Col::LastLaunchAt];
-    let values = vec![
+    SQL.statement(backend, user_values(record, Utc::now()), |values| user_upsert_query(backend, values))
+}
+
+/// The values of [`user_upsert`], in the order of its columns.
+fn user_values(record: &UserRecord<'_>, now: DateTime<Utc>) -> Vec<Value> {
+    vec![
         record.platform_id.into(),
         record.issuer.into(),
         record.subject.into(),
@@ -204,19 +206,23 @@ fn user_upsert(backend: DbBackend, record: &UserRecord<'_>) -> Statement {
         record.email.map(str::to_string).into(),
         now.into(),
         now.into(),
-    ];
+    ]
+}
+
+/// Build [`user_upsert`] from the values that [`user_values`] lists.
+fn user_upsert_query(backend: DbBackend, values: &[Value]) -> Statement {
+    use user::Column as Col;
+    let columns = [Col::PlatformId, Col::Issuer, Col::Subject, Col::Name, Col::Email, Col::CreatedAt, Col::LastLaunchAt];
     // A user is one person per issuer (LTI's `sub` is stable within the
     // issuer). The row keeps the registration that first launched them, so
     // a second registration under the same issuer never takes it over, and
     // a launch without a name or email keeps the ones stored earlier.
-    SQL.statement(backend, values, |values| {
-        let on_conflict = OnConflict::columns([Col::Issuer, Col::Subject])
-            .update_column(Col::LastLaunchAt)
-            .value(Col::Name, keep_stored(user::Entity, Col::Name))
-            .value(Col::Email, keep_stored(user::Entity, Col::Email))
-            .to_owned();
-        insert_row(backend, user::Entity, &columns, values, Some(on_conflict), true)
-    })
+    let on_conflict = OnConflict::columns([Col::Issuer, Col::Subject])
+        .update_column(Col::LastLaunchAt)
+        .value(Col::Name, keep_stored(user::Entity, Col::Name))
+        .value(Col::Email, keep_stored(user::Entity, Col::Email))
+        .to_owned();
+    insert_row(backend, user::Entity, &columns, values, Some(on_conflict), true)
 }
 
 /// Run an `INSERT ... RETURNING *` of one row and read the row.
@@ -241,11 +247,13 @@ pub async fn upsert_context<C: ConnectionTrait>(db: &C, record: ContextRecord<'_
 
 /// Build the upsert of [`upsert_context`].
 fn context_upsert(backend: DbBackend, record: &ContextRecord<'_>) -> Statement {
-    use context::Column as Col;
     static SQL: SqlText = SqlText::new();
-    let now = Utc::now();
-    let columns = [Col::PlatformId, Col::Issuer, Col::ContextId, Col::Label, Col::Title, Col::CreatedAt, Col::UpdatedAt];
-    let values = vec![
+    SQL.statement(backend, context_values(record, Utc::now()), |values| context_upsert_query(backend, values))
+}
+
+/// The values of [`context_upsert`], in the order of its columns.
+fn context_values(record: &ContextRecord<'_>, now: DateTime<Utc>) -> Vec<Value> {
+    vec![
         record.platform_id.into(),
         record.issuer.into(),
         record.context_id.into(),
@@ -253,15 +261,19 @@ fn context_upsert(backend: DbBackend, record: &ContextRecord<'_>) -> Statement {
         record.title.map(str::to_string).into(),
         now.into(),
         now.into(),
-    ];
-    SQL.statement(backend, values, |values| {
-        let on_conflict = OnConflict::columns([Col::Issuer, Col::ContextId])
-            .update_column(Col::UpdatedAt)
-            .value(Col::Label, keep_stored(context::Entity, Col::Label))
-            .value(Col::Title, keep_stored(context::Entity, Col::Title))
-            .to_owned();
-        insert_row(backend, context::Entity, &columns, values, Some(on_conflict), true)
-    })
+    ]
+}
+
+/// Build [`context_upsert`] from the values that [`context_values`] lists.
+fn context_upsert_query(backend: DbBackend, values: &[Value]) -> Statement {
+    use context::Column as Col;
+    let columns = [Col::PlatformId, Col::Issuer, Col::ContextId, Col::Label, Col::Title, Col::CreatedAt, Col::UpdatedAt];
+    let on_conflict = OnConflict::columns([Col::Issuer, Col::ContextId])
+        .update_column(Col::UpdatedAt)
+        .value(Col::Label, keep_stored(context::Entity, Col::Label))
+        .value(Col::Title, keep_stored(context::Entity, Col::Title))
+        .to_owned();
+    insert_row(backend, context::Entity, &columns, values, Some(on_conflict), true)
 }
 
 /// A launch's resource link. The link's course is the launch's course.
@@ -278,25 +290,42 @@ pub struct ResourceLinkRecord<'a> {
 /// a title or a micro-credential keeps the ones stored earlier.
 fn resource_link_upsert(backend: DbBackend, course: &ContextRecord<'_>, record: &ResourceLinkRecord<'_>) -> Statement {
     static SQL: SqlText = SqlText::new();
-    let now = Utc::now();
-    let values = vec![
+    let mut values = link_values(course, record, Utc::now());
+    values.splice(1..1, [course.issuer.into(), course.context_id.into()]);
+    SQL.statement(backend, values, |values| resource_link_in_course(backend, values))
+}
+
+/// The values of a resource link's upsert other than its course's key, in
+/// the order of its columns.
+fn link_values(course: &ContextRecord<'_>, record: &ResourceLinkRecord<'_>, now: DateTime<Utc>) -> Vec<Value> {
+    vec![
         course.platform_id.into(),
-        course.issuer.into(),
-        course.context_id.into(),
         course.issuer.into(),
         record.resource_link_id.into(),
         record.title.map(str::to_string).into(),
         record.credential_slug.map(str::to_string).into(),
         now.into(),
         now.into(),
-    ];
-    SQL.statement(backend, values, |values| resource_link_query(backend, values))
+    ]
 }
 
 /// Build the upsert of a resource link from the values that
-/// [`resource_link_upsert`] lists: the course's key is found by the
-/// course's issuer and id, `values[1]` and `values[2]`.
-fn resource_link_query(backend: DbBackend, values: &[Value]) -> Statement {
+/// [`resource_link_upsert`] lists: [`link_values`] with the course's issuer
+/// and id after the first, by which the course's key is found.
+fn resource_link_in_course(backend: DbBackend, values: &[Value]) -> Statement {
+    let course_key = key_of(
+        context::Entity,
+        context::Column::Id,
+        &[(context::Column::Issuer, values[1].clone()), (context::Column::ContextId, values[2].clone())],
+    );
+    let mut rest = vec![values[0].clone()];
+    rest.extend_from_slice(&values[3..]);
+    resource_link_query(backend, &rest, course_key)
+}
+
+/// Build the upsert of a resource link from the values that [`link_values`]
+/// lists, with `course_key` for the key of its course.
+fn resource_link_query(backend: DbBackend, values: &[Value], course_key: SimpleExpr) -> Statement {
     use resource_link::Column as Col;
     let columns = [
         Col::PlatformId,
@@ -309,12 +338,7 @@ fn resource_link_query(backend: DbBackend, values: &[Value]) -> Statement {
         Col::UpdatedAt,
     ];
     let mut exprs: Vec<SimpleExpr> = values.iter().cloned().map(SimpleExpr::Value).collect();
-    let course_key = key_of(
-        context::Entity,
-        context::Column::Id,
-        &[(context::Column::Issuer, values[1].clone()), (context::Column::ContextId, values[2].clone())],
-    );
-    exprs.splice(1..3, [course_key]);
+    exprs.insert(1, course_key);
     let on_conflict = OnConflict::columns([Col::Issuer, Col::ResourceLinkId])
         .update_columns([Col::UpdatedAt, Col::ContextPk])
         .value(Col::Title, keep_stored(resource_link::Entity, Col::Title))
@@ -334,8 +358,10 @@ pub struct LaunchRows {
 
 /// Insert or refresh the user, course and resource link of a launch, as
 /// [`user_upsert`] and [`upsert_context`] describe, and insert `session` when
-/// given, in one round trip on SQLite. The session's user, course and link
-/// keys are those of the rows stored with it, whatever `session` holds.
+/// given, in one round trip: on SQLite as several statements in one call,
+/// on PostgreSQL as one statement ([`postgres_launch_rows`]). The session's
+/// user, course and link keys are those of the rows stored with it,
+/// whatever `session` holds.
 pub async fn upsert_launch_rows<C: ConnectionTrait>(
     db: &C,
     user: UserRecord<'_>,
@@ -344,6 +370,24 @@ pub async fn upsert_launch_rows<C: ConnectionTrait>(
     session: Option<session::Model>,
 ) -> Result<LaunchRows, DbErr> {
     let backend = db.get_database_backend();
+    if backend == DbBackend::Postgres {
+        let with_link = link.is_some();
+        let with_session = session.is_some();
+        let statement = postgres_launch_rows(&user, &course, link.as_ref(), session);
+        let row = db.query_one(statement).await?.ok_or(DbErr::RecordNotInserted)?;
+        return Ok(LaunchRows {
+            user: user::Model::from_query_result(&row, USER_PART.prefix)?,
+            context: context::Model::from_query_result(&row, COURSE_PART.prefix)?,
+            resource_link: match with_link {
+                true => Some(resource_link::Model::from_query_result(&row, LINK_PART.prefix)?),
+                false => None,
+            },
+            session: match with_session {
+                true => Some(session::Model::from_query_result(&row, SESSION_PART.prefix)?),
+                false => None,
+            },
+        });
+    }
     let mut statements = vec![user_upsert(backend, &user), context_upsert(backend, &course)];
     if let Some(link) = &link {
         statements.push(resource_link_upsert(backend, &course, link));
@@ -378,27 +422,15 @@ fn session_insert(
 ) -> Statement {
     static WITH_LINK: SqlText = SqlText::new();
     static WITHOUT_LINK: SqlText = SqlText::new();
-    let mut values: Vec<Value> = vec![
-        row.id.into(),
-        user.issuer.into(),
-        user.subject.into(),
-        row.platform_id.into(),
-        row.deployment_pk.into(),
-        course.issuer.into(),
-        course.context_id.into(),
-    ];
+    // The values of the row, with the natural keys of its user after its
+    // id, and those of its course and link after its deployment.
+    let mut values = session_values(row);
+    values.splice(1..1, [user.issuer.into(), user.subject.into()]);
+    let mut keys: Vec<Value> = vec![course.issuer.into(), course.context_id.into()];
     if let Some(link) = link {
-        values.push(course.issuer.into());
-        values.push(link.resource_link_id.into());
+        keys.extend([course.issuer.into(), link.resource_link_id.into()]);
     }
-    values.extend([
-        row.roles.into(),
-        row.message_type.into(),
-        row.launch.into(),
-        row.created_at.into(),
-        row.expires_at.into(),
-        row.last_seen_at.into(),
-    ]);
+    values.splice(5..5, keys);
     match link {
         Some(_) => WITH_LINK.statement(backend, values, |values| session_query(backend, values, true)),
         None => WITHOUT_LINK.statement(backend, values, |values| session_query(backend, values, false)),
@@ -407,7 +439,6 @@ fn session_insert(
 
 /// Build the session insert from the values that [`session_insert`] lists.
 fn session_query(backend: DbBackend, values: &[Value], with_link: bool) -> Statement {
-    let value = |i: usize| SimpleExpr::Value(values[i].clone());
     let user_key =
         key_of(user::Entity, user::Column::Id, &[(user::Column::Issuer, values[1].clone()), (user::Column::Subject, values[2].clone())]);
     let course_key = key_of(
@@ -429,9 +460,144 @@ fn session_query(backend: DbBackend, values: &[Value], with_link: bool) -> State
         ),
         false => (SimpleExpr::Keyword(Keyword::Null), 7),
     };
-    let mut exprs = vec![value(0), user_key, value(3), value(4), course_key, link_key];
-    exprs.extend((rest..values.len()).map(value));
+    let mut row = vec![values[0].clone(), values[3].clone(), values[4].clone()];
+    row.extend_from_slice(&values[rest..]);
+    session_row_query(backend, &row, [user_key, course_key, link_key])
+}
+
+/// The values of a session's insert other than its user's, course's and
+/// link's keys, in the order of its columns.
+fn session_values(row: session::Model) -> Vec<Value> {
+    vec![
+        row.id.into(),
+        row.platform_id.into(),
+        row.deployment_pk.into(),
+        row.roles.into(),
+        row.message_type.into(),
+        row.launch.into(),
+        row.created_at.into(),
+        row.expires_at.into(),
+        row.last_seen_at.into(),
+    ]
+}
+
+/// Build a session's insert from the values that [`session_values`] lists
+/// and the expressions for its user's, course's and link's keys.
+fn session_row_query(backend: DbBackend, values: &[Value], [user_key, course_key, link_key]: [SimpleExpr; 3]) -> Statement {
+    let value = |i: usize| SimpleExpr::Value(values[i].clone());
+    let mut exprs = vec![value(0), user_key, value(1), value(2), course_key, link_key];
+    exprs.extend((3..values.len()).map(value));
     insert_exprs(backend, session::Entity, &super::sessions::COLUMNS, exprs, None, true)
+}
+
+/// One part of the PostgreSQL statement that stores a launch's rows: the
+/// name of its `WITH` query, and the prefix of its columns in the row the
+/// statement returns.
+struct Part {
+    name: &'static str,
+    prefix: &'static str,
+}
+
+const USER_PART: Part = Part { name: "launch_user", prefix: "u_" };
+const COURSE_PART: Part = Part { name: "launch_course", prefix: "c_" };
+const LINK_PART: Part = Part { name: "launch_link", prefix: "l_" };
+const SESSION_PART: Part = Part { name: "launch_session", prefix: "s_" };
+
+/// Build the statement that stores a launch's rows on PostgreSQL in one
+/// round trip, as [`upsert_launch_rows`] describes. Each upsert is a `WITH`
+/// query; the link and the session take their keys from the rows the
+/// queries before them return, since a `WITH` query does not see rows that
+/// another one in the same statement writes. The statement returns one row
+/// holding every stored row's columns, each under its part's prefix.
+fn postgres_launch_rows(
+    user: &UserRecord<'_>,
+    course: &ContextRecord<'_>,
+    link: Option<&ResourceLinkRecord<'_>>,
+    session: Option<session::Model>,
+) -> Statement {
+    static ALL: SqlText = SqlText::new();
+    static WITHOUT_LINK: SqlText = SqlText::new();
+    static WITHOUT_SESSION: SqlText = SqlText::new();
+    static NEITHER: SqlText = SqlText::new();
+    let now = Utc::now();
+    let mut values = user_values(user, now);
+    values.extend(context_values(course, now));
+    if let Some(link) = link {
+        values.extend(link_values(course, link, now));
+    }
+    let (with_link, with_session) = (link.is_some(), session.is_some());
+    if let Some(row) = session {
+        values.extend(session_values(row));
+    }
+    let text = match (with_link, with_session) {
+        (true, true) => &ALL,
+        (false, true) => &WITHOUT_LINK,
+        (true, false) => &WITHOUT_SESSION,
+        (false, false) => &NEITHER,
+    };
+    text.statement(DbBackend::Postgres, values, |values| launch_rows_query(values, with_link, with_session))
+}
+
+/// Build [`postgres_launch_rows`]'s statement from its values: 7 of the
+/// user, 7 of the course, then 7 of the link and 9 of the session when given.
+fn launch_rows_query(values: &[Value], with_link: bool, with_session: bool) -> Statement {
+    let backend = DbBackend::Postgres;
+    let key_from = |part: &Part| SimpleExpr::Custom(format!(r#"(SELECT "id" FROM "{}")"#, part.name));
+    let mut parts = vec![
+        (&USER_PART, column_names::<user::Entity>(), user_upsert_query(backend, &values[..7])),
+        (&COURSE_PART, column_names::<context::Entity>(), context_upsert_query(backend, &values[7..14])),
+    ];
+    let mut next = 14;
+    if with_link {
+        let statement = resource_link_query(backend, &values[14..21], key_from(&COURSE_PART));
+        parts.push((&LINK_PART, column_names::<resource_link::Entity>(), statement));
+        next = 21;
+    }
+    if with_session {
+        let link_key = if with_link { key_from(&LINK_PART) } else { SimpleExpr::Keyword(Keyword::Null) };
+        let keys = [key_from(&USER_PART), key_from(&COURSE_PART), link_key];
+        let statement = session_row_query(backend, &values[next..next + 9], keys);
+        parts.push((&SESSION_PART, column_names::<session::Entity>(), statement));
+    }
+    let mut sql = String::from("WITH ");
+    let mut bound: Vec<Value> = Vec::with_capacity(values.len());
+    let mut columns = Vec::new();
+    let mut names = Vec::new();
+    for (part, part_columns, statement) in parts {
+        if !names.is_empty() {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(r#""{}" AS ({})"#, part.name, shift_placeholders(&statement.sql, bound.len())));
+        bound.extend(statement.values.map(|Values(values)| values).unwrap_or_default());
+        columns.extend(part_columns.iter().map(|column| format!(r#""{}"."{column}" AS "{}{column}""#, part.name, part.prefix)));
+        names.push(format!(r#""{}""#, part.name));
+    }
+    sql.push_str(&format!(" SELECT {} FROM {}", columns.join(", "), names.join(" CROSS JOIN ")));
+    Statement::from_sql_and_values(backend, sql, bound)
+}
+
+/// The names of an entity's columns.
+fn column_names<E: EntityTrait>() -> Vec<String> {
+    E::Column::iter().map(|column| column.as_str().to_string()).collect()
+}
+
+/// Add `by` to the number of every `$n` placeholder in `sql`, which must
+/// hold no `$` other than placeholders.
+fn shift_placeholders(sql: &str, by: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..=at]);
+        rest = &rest[at + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        match rest[..digits].parse::<usize>() {
+            Ok(number) => out.push_str(&(number + by).to_string()),
+            Err(_) => out.push_str(&rest[..digits]),
+        }
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 pub async fn user_by_id<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<user::Model>, DbErr> {
@@ -569,14 +735,14 @@ mod tests {
     #[test]
     fn resource_link_query_text_is_kept() {
         for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
-            assert!(SqlText::new().keeps(backend, 9, |values| resource_link_query(backend, values)), "{backend:?}");
+            assert!(SqlText::new().keeps(backend, 9, |values| resource_link_in_course(backend, values)), "{backend:?}");
         }
     }
 
     #[test]
     fn resource_link_query_finds_course_key() {
         let values: Vec<Value> = (0..9i64).map(Into::into).collect();
-        let statement = resource_link_query(DbBackend::Sqlite, &values);
+        let statement = resource_link_in_course(DbBackend::Sqlite, &values);
         let subquery = r#"(SELECT "contexts"."id" FROM "contexts" WHERE "contexts"."issuer" = ? AND "contexts"."context_id" = ?)"#;
         assert!(statement.sql.contains(subquery), "{}", statement.sql);
     }
@@ -587,6 +753,36 @@ mod tests {
             assert!(SqlText::new().keeps(backend, 15, |values| session_query(backend, values, true)), "{backend:?}");
             assert!(SqlText::new().keeps(backend, 13, |values| session_query(backend, values, false)), "{backend:?}");
         }
+    }
+
+    #[test]
+    fn postgres_launch_rows_text_is_kept() {
+        for (with_link, with_session, count) in [(true, true, 30), (false, true, 23), (true, false, 21), (false, false, 14)] {
+            let kept = SqlText::new().keeps(DbBackend::Postgres, count, |values| {
+                launch_rows_query(values, with_link, with_session)
+            });
+            assert!(kept, "link {with_link}, session {with_session}");
+        }
+    }
+
+    #[test]
+    fn postgres_launch_rows_take_keys_from_earlier_parts() {
+        let values: Vec<Value> = (0..30i64).map(Into::into).collect();
+        let statement = launch_rows_query(&values, true, true);
+        let sql = &statement.sql;
+        assert!(sql.starts_with(r#"WITH "launch_user" AS (INSERT INTO "users""#), "{sql}");
+        assert!(sql.contains(r#"(SELECT "id" FROM "launch_course")"#), "{sql}");
+        assert!(sql.contains(r#"(SELECT "id" FROM "launch_link")"#), "{sql}");
+        assert!(sql.contains(r#""launch_session"."user_id" AS "s_user_id""#), "{sql}");
+        assert!(sql.contains("$30"), "{sql}");
+        assert!(!sql.contains("$31"), "{sql}");
+        assert!(!sql.contains(r#"FROM "contexts""#), "a part must not look for a row written in the same statement: {sql}");
+    }
+
+    #[test]
+    fn shift_placeholders_renumbers_each() {
+        assert_eq!(shift_placeholders("a = $1 AND b = $12", 3), "a = $4 AND b = $15");
+        assert_eq!(shift_placeholders("no placeholders", 3), "no placeholders");
     }
 
     #[test]
