@@ -465,8 +465,8 @@ fn session_query(backend: DbBackend, values: &[Value], with_link: bool) -> State
     session_row_query(backend, &row, [user_key, course_key, link_key])
 }
 
-/// The values of a session's insert other than its user's, course's and
-/// link's keys, in the order of its columns.
+/// Return the values of a session's insert other than its user's, course's
+/// and link's keys, in the order of its columns.
 fn session_values(row: session::Model) -> Vec<Value> {
     vec![
         row.id.into(),
@@ -505,9 +505,9 @@ const SESSION_PART: Part = Part { name: "launch_session", prefix: "s_" };
 
 /// Build the statement that stores a launch's rows on PostgreSQL in one
 /// round trip, as [`upsert_launch_rows`] describes. Each upsert is a `WITH`
-/// query; the link and the session take their keys from the rows the
-/// queries before them return, since a `WITH` query does not see rows that
-/// another one in the same statement writes. The statement returns one row
+/// query. A `WITH` query does not see the rows that another one in the same
+/// statement writes, so the link and the session take their keys from the
+/// rows that the queries before them return. The statement returns one row
 /// holding every stored row's columns, each under its part's prefix.
 fn postgres_launch_rows(
     user: &UserRecord<'_>,
@@ -547,6 +547,7 @@ fn launch_rows_query(values: &[Value], with_link: bool, with_session: bool) -> S
         (&USER_PART, column_names::<user::Entity>(), user_upsert_query(backend, &values[..7])),
         (&COURSE_PART, column_names::<context::Entity>(), context_upsert_query(backend, &values[7..14])),
     ];
+
     let mut next = 14;
     if with_link {
         let statement = resource_link_query(backend, &values[14..21], key_from(&COURSE_PART));
@@ -559,6 +560,7 @@ fn launch_rows_query(values: &[Value], with_link: bool, with_session: bool) -> S
         let statement = session_row_query(backend, &values[next..next + 9], keys);
         parts.push((&SESSION_PART, column_names::<session::Entity>(), statement));
     }
+
     let mut sql = String::from("WITH ");
     let mut bound: Vec<Value> = Vec::with_capacity(values.len());
     let mut columns = Vec::new();
@@ -576,7 +578,7 @@ fn launch_rows_query(values: &[Value], with_link: bool, with_session: bool) -> S
     Statement::from_sql_and_values(backend, sql, bound)
 }
 
-/// The names of an entity's columns.
+/// Return the names of an entity's columns.
 fn column_names<E: EntityTrait>() -> Vec<String> {
     E::Column::iter().map(|column| column.as_str().to_string()).collect()
 }

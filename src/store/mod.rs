@@ -58,15 +58,15 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A pooled PostgreSQL connection idle for at least this long is tested
-/// with a round trip before it is lent out; one used more recently is not.
+/// with a round trip before it is lent out. One used more recently is not.
 pub const POSTGRES_IDLE_CHECK: Duration = Duration::from_secs(1);
 
 /// Open a PostgreSQL pool that tests a connection before lending it only
 /// when the connection has been idle for [`POSTGRES_IDLE_CHECK`] or longer.
 ///
 /// The pool already tests each connection when it comes back, so a
-/// connection lent out again at once has just answered. Testing it again
-/// would add a round trip to every request. A connection that has been idle
+/// connection lent out again at once has just passed that test. Testing it
+/// again would add a round trip to every request. A connection that has been idle
 /// longer may have been closed by the server, a restart or a firewall, and
 /// is replaced when its test fails.
 async fn connect_postgres(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {

@@ -84,7 +84,7 @@ pub(crate) fn with_version_head<S: QuerySelect>(mut select: S, prefix: &str) -> 
     select
 }
 
-/// The parsed definition with this fingerprint, if this process keeps one.
+/// Return the parsed definition with this fingerprint, if this process keeps one.
 fn kept_definition(fingerprint: &str) -> Option<Arc<MicroCredential>> {
     PARSED.lock().ok().and_then(|parsed| parsed.get(fingerprint).cloned())
 }
@@ -109,8 +109,8 @@ fn parse_definition(version_id: i64, fingerprint: &str, json: &str) -> Result<Ar
     Ok(definition)
 }
 
-/// The definition of the version `head` names: the kept parse, or else the
-/// stored JSON, read and parsed.
+/// Return the definition of the version that `head` names: the kept parse,
+/// or else the stored JSON, read and parsed.
 async fn definition_of<C: ConnectionTrait>(db: &C, head: &VersionHead) -> Result<Arc<MicroCredential>> {
     if let Some(definition) = kept_definition(&head.fingerprint) {
         return Ok(definition);
@@ -125,7 +125,7 @@ async fn definition_of<C: ConnectionTrait>(db: &C, head: &VersionHead) -> Result
     parse_definition(head.id, &head.fingerprint, &json)
 }
 
-/// The head of version `version_id`, without its definition.
+/// Read the head of version `version_id`, without its definition.
 async fn version_head<C: ConnectionTrait>(db: &C, version_id: i64) -> Result<Option<VersionHead>> {
     Ok(credential_version::Entity::find_by_id(version_id)
         .select_only()

@@ -229,9 +229,9 @@ async fn postgres_connection_closed_while_idle_is_replaced() {
     // The server ends the pooled connection, as a restart or an idle timeout would.
     let admin = sea_orm::Database::connect(&database.url).await.expect("a second connection");
     admin.execute_unprepared(&format!("SELECT pg_terminate_backend({first})")).await.expect("end the connection");
-    let gone = format!("SELECT count(*) AS n FROM pg_stat_activity WHERE pid = {first}");
+    let still_open = format!("SELECT count(*) AS n FROM pg_stat_activity WHERE pid = {first}");
     for _ in 0..200 {
-        let row = admin.query_one(Statement::from_string(admin.get_database_backend(), gone.clone())).await;
+        let row = admin.query_one(Statement::from_string(admin.get_database_backend(), still_open.clone())).await;
         let left: i64 = row.expect("read the server's connections").expect("a row").try_get("", "n").expect("a count");
         if left == 0 {
             break;
