@@ -10,6 +10,9 @@ pub mod prepared;
 pub mod sessions;
 pub mod writer;
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
@@ -91,6 +94,37 @@ async fn connect_postgres(settings: &DatabaseSettings) -> Result<DatabaseConnect
         .await
         .map_err(connection_error)?;
     Ok(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
+}
+
+/// Queues for the write lock of each SQLite file this process opened, by path.
+static WRITE_QUEUES: LazyLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> = LazyLock::new(Default::default);
+
+/// This process's turn to write to a SQLite database. The next writer in the
+/// process waits until it is dropped.
+#[must_use = "the turn ends when it is dropped"]
+pub struct WriteTurn(#[allow(dead_code)] Option<tokio::sync::OwnedMutexGuard<()>>);
+
+/// Wait for this process's turn to write to `db`, first come, first served.
+///
+/// SQLite has one writer at a time. A connection that finds the write lock
+/// taken retries after sleeps that grow to 100 ms (SQLite's default busy
+/// handler, which `busy_timeout` sets). While the launch writer commits
+/// batch after batch, a participant's submit could therefore miss the short
+/// gaps between them again and again, and wait a second or more. The
+/// writer's batches and the participants' and assessors' writes take turns
+/// here instead, so each waits only for the writes queued before it. Other
+/// processes on the same file still meet SQLite's lock and its busy timeout.
+/// On other databases this returns at once.
+pub async fn write_turn(db: &DatabaseConnection) -> WriteTurn {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return WriteTurn(None);
+    }
+    let path = db.get_sqlite_connection_pool().connect_options().get_filename().to_path_buf();
+    let queue = match WRITE_QUEUES.lock() {
+        Ok(mut queues) => queues.entry(path).or_default().clone(),
+        Err(_) => return WriteTurn(None),
+    };
+    WriteTurn(Some(queue.lock_owned().await))
 }
 
 /// The file path of a `sqlite:` URL, or `None` for other databases and in-memory SQLite.

@@ -11,6 +11,10 @@
 //! result. A caller therefore never receives a result whose rows are not
 //! yet stored.
 //!
+//! Each batch waits for this process's turn to write ([`super::write_turn`]),
+//! which the participants' and assessors' writes take too, so that neither
+//! keeps the other from SQLite's write lock for long.
+//!
 //! On PostgreSQL, which runs many writers at once, each job runs in a
 //! transaction of its own.
 //!
@@ -150,7 +154,17 @@ async fn run_batches(
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let _turn = super::write_turn(&db).await;
         let started = Instant::now();
+        // Jobs that arrived while the batch waited for its turn join it.
+        if batch.len() < MAX_BATCH {
+            while let Ok(job) = receiver.try_recv() {
+                batch.push(job);
+                if batch.len() == MAX_BATCH {
+                    break;
+                }
+            }
+        }
         let jobs = std::mem::take(&mut batch);
         let count = jobs.len();
         let txn = match db.begin().await {
@@ -304,6 +318,47 @@ mod tests {
 
         let id = writer.write(|txn| Box::pin(insert_note(txn, "after".to_string()))).await.unwrap().unwrap();
         assert!(id > 0);
+        assert_eq!(count_notes(&db).await, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn write_turns_queue_per_database_file() {
+        let dir = tempfile::tempdir().expect("a scratch folder");
+        let db = scratch_db(&dir).await;
+        let other_dir = tempfile::tempdir().expect("a second scratch folder");
+        let other_db = scratch_db(&other_dir).await;
+        let writer = Writer::new(db.clone(), None);
+
+        let turn = crate::store::write_turn(&db).await;
+        let queued = tokio::spawn({
+            let writer = writer.clone();
+            async move { writer.write(|txn| Box::pin(insert_note(txn, "queued".to_string()))).await }
+        });
+        let waiting = tokio::spawn({
+            let db = db.clone();
+            async move {
+                let _turn = crate::store::write_turn(&db).await;
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!queued.is_finished(), "a write batch waits for the turn held before it");
+        assert!(!waiting.is_finished(), "a second turn on the same file waits");
+        let elsewhere = tokio::time::timeout(Duration::from_secs(5), crate::store::write_turn(&other_db)).await;
+        assert!(elsewhere.is_ok(), "a turn on another file does not wait");
+        assert_eq!(count_notes(&db).await, 0);
+
+        drop(turn);
+        let id = tokio::time::timeout(Duration::from_secs(10), queued)
+            .await
+            .expect("the batch runs once the turn ends")
+            .expect("the write task ran")
+            .expect("the batch commits")
+            .expect("the note is inserted");
+        assert!(id > 0);
+        tokio::time::timeout(Duration::from_secs(10), waiting)
+            .await
+            .expect("the second turn starts once the first ends")
+            .expect("the turn task ran");
         assert_eq!(count_notes(&db).await, 1);
     }
 }

@@ -182,6 +182,7 @@ pub async fn assess(
     let mastered = outcome.decision == Decision::Mastered;
     let now = Utc::now();
 
+    let _turn = crate::store::write_turn(db).await;
     let txn = db.begin().await?;
     let inserted = assessment::ActiveModel {
         attempt_id: Set(row.id),

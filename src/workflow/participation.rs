@@ -181,6 +181,7 @@ pub async fn enroll(
         return Ok(existing);
     }
     let now = Utc::now();
+    let _turn = crate::store::write_turn(db).await;
     let txn = db.begin().await?;
     let inserted = enrollment::ActiveModel {
         user_id: Set(viewer.user_id),
@@ -228,6 +229,7 @@ pub async fn save_self_check(db: &DatabaseConnection, viewer: &Viewer, enrollmen
     viewer.check_owner(&enrollment)?;
     let entry = catalogue::version(db, enrollment.credential_version_id).await?;
     entry.definition.evaluate_self_check(ticked).map_err(|e| WorkflowError::invalid(e.to_string()))?;
+    let _turn = crate::store::write_turn(db).await;
     enrollment::Entity::update_many()
         .col_expr(enrollment::Column::SelfCheck, Expr::value(serde_json::to_string(ticked).unwrap_or_default()))
         .col_expr(enrollment::Column::UpdatedAt, Expr::value(Utc::now()))
@@ -284,6 +286,7 @@ pub async fn open_draft(
     // Start a resubmission from the text of the previous attempt, so nothing has to be retyped.
     let previous = attempts.last();
     let now = Utc::now();
+    let _turn = crate::store::write_turn(db).await;
     let txn = db.begin().await?;
     let inserted = attempt::ActiveModel {
         enrollment_id: Set(enrollment.id),
@@ -370,6 +373,7 @@ pub async fn save_draft(db: &DatabaseConnection, viewer: &Viewer, attempt_id: i6
         .check_draft(&submission)
         .map_err(|e| WorkflowError::Invalid(e.problems.iter().map(|p| p.to_string()).collect()))?;
     let now = Utc::now();
+    let turn = crate::store::write_turn(db).await;
     let updated = attempt::Entity::update_many()
         .col_expr(attempt::Column::Text, Expr::value(input.text))
         .col_expr(attempt::Column::Reflection, Expr::value(input.reflection))
@@ -380,6 +384,7 @@ pub async fn save_draft(db: &DatabaseConnection, viewer: &Viewer, attempt_id: i6
         .filter(attempt::Column::Status.eq(ATTEMPT_DRAFT))
         .exec(db)
         .await?;
+    drop(turn);
     if updated.rows_affected == 0 {
         return Err(read_only());
     }
@@ -480,6 +485,7 @@ pub async fn add_file(
     rand::thread_rng().fill_bytes(&mut key_bytes);
     let key = URL_SAFE_NO_PAD.encode(key_bytes);
     store.put(&key, bytes).await?;
+    let turn = crate::store::write_turn(db).await;
     let stored = attempt_file::ActiveModel {
         attempt_id: Set(row.id),
         storage_key: Set(key.clone()),
@@ -492,6 +498,7 @@ pub async fn add_file(
     }
     .insert(db)
     .await;
+    drop(turn);
     match stored {
         Ok(file) => Ok(file),
         Err(e) => {
@@ -511,7 +518,9 @@ pub async fn remove_file(db: &DatabaseConnection, store: &dyn FileStore, viewer:
     if row.status != ATTEMPT_DRAFT {
         return Err(read_only());
     }
+    let turn = crate::store::write_turn(db).await;
     attempt_file::Entity::delete_by_id(file.id).exec(db).await?;
+    drop(turn);
     if let Err(error) = store.delete(&file.storage_key).await {
         tracing::warn!(file_id = file.id, error = %error, "could not delete a removed file from storage");
     }
@@ -569,6 +578,7 @@ pub async fn submit(
         .submission
         .check_submit(&submission)
         .map_err(|e| WorkflowError::Invalid(e.problems.iter().map(|p| p.to_string()).collect()))?;
+    let _turn = crate::store::write_turn(db).await;
     let txn = db.begin().await?;
     let now = Utc::now();
     let updated = attempt::Entity::update_many()
