@@ -54,7 +54,28 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
         });
-    Database::connect(options).await
+    // Instances that start together on a new file race to switch it to WAL
+    // mode, and SQLite answers the losers at once with SQLITE_BUSY instead
+    // of waiting for the busy timeout, so a locked open is tried again.
+    let started = std::time::Instant::now();
+    loop {
+        match Database::connect(options.clone()).await {
+            Err(error) if is_locked(&error) && started.elapsed() < CONNECT_TIMEOUT => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Report whether `error` is SQLite's "database is locked" (SQLITE_BUSY or one of its extended codes).
+fn is_locked(error: &DbErr) -> bool {
+    let (DbErr::Conn(sea_orm::RuntimeErr::SqlxError(sea_orm::sqlx::Error::Database(cause)))
+    | DbErr::Exec(sea_orm::RuntimeErr::SqlxError(sea_orm::sqlx::Error::Database(cause)))) = error
+    else {
+        return false;
+    };
+    cause.code().and_then(|code| code.parse::<i32>().ok()).is_some_and(|code| code & 0xff == 5)
 }
 
 /// How long a request waits for a connection, and a new connection for the server.
