@@ -196,7 +196,7 @@ fn user_upsert(backend: DbBackend, record: &UserRecord<'_>) -> Statement {
     SQL.statement(backend, user_values(record, Utc::now()), |values| user_upsert_query(backend, values))
 }
 
-/// The values of [`user_upsert`], in the order of its columns.
+/// Return the values of [`user_upsert`], in the order of its columns.
 fn user_values(record: &UserRecord<'_>, now: DateTime<Utc>) -> Vec<Value> {
     vec![
         record.platform_id.into(),
@@ -251,7 +251,7 @@ fn context_upsert(backend: DbBackend, record: &ContextRecord<'_>) -> Statement {
     SQL.statement(backend, context_values(record, Utc::now()), |values| context_upsert_query(backend, values))
 }
 
-/// The values of [`context_upsert`], in the order of its columns.
+/// Return the values of [`context_upsert`], in the order of its columns.
 fn context_values(record: &ContextRecord<'_>, now: DateTime<Utc>) -> Vec<Value> {
     vec![
         record.platform_id.into(),
@@ -295,8 +295,8 @@ fn resource_link_upsert(backend: DbBackend, course: &ContextRecord<'_>, record: 
     SQL.statement(backend, values, |values| resource_link_in_course(backend, values))
 }
 
-/// The values of a resource link's upsert other than its course's key, in
-/// the order of its columns.
+/// Return the values of a resource link's upsert other than its course's
+/// key, in the order of its columns.
 fn link_values(course: &ContextRecord<'_>, record: &ResourceLinkRecord<'_>, now: DateTime<Utc>) -> Vec<Value> {
     vec![
         course.platform_id.into(),

@@ -55,8 +55,8 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
                 .foreign_keys(true)
         });
     // Instances that start together on a new file race to switch it to WAL
-    // mode, and SQLite answers the losers at once with SQLITE_BUSY instead
-    // of waiting for the busy timeout, so a locked open is tried again.
+    // mode. SQLite returns SQLITE_BUSY to the losers at once instead of
+    // waiting for the busy timeout, so a locked open is tried again.
     let started = std::time::Instant::now();
     loop {
         match Database::connect(options.clone()).await {

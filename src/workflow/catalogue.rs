@@ -45,7 +45,7 @@ pub fn serialize_definition<S: serde::Serializer>(definition: &Arc<MicroCredenti
 const PARSED_LIMIT: usize = 64;
 
 /// Parsed definitions by fingerprint. Every launch into a course link and
-/// most pages read a definition; reading its JSON (about 20 KB, compressed
+/// most pages read a definition. Reading its JSON (about 20 KB, compressed
 /// out of line on PostgreSQL) and parsing it took several per cent of the
 /// tool's CPU under launch load.
 ///
