@@ -15,14 +15,16 @@ use microcred_lti::login::{AuthorizationRequest, LoginInitiation};
 use microcred_lti::verify::check_message;
 use microcred_lti::{verify_id_token, ExpectedPlatform, LaunchError, MessageType, RoleSet, VerifyOptions};
 use openidconnect::{CsrfToken, Nonce};
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, DbBackend};
 use serde::Deserialize;
 use url::Url;
 
+use crate::advantage::passback::link_services_upsert;
 use crate::config::UnknownDeploymentPolicy;
 use crate::sessions::{self, NewSession};
 use crate::state::AppState;
 use crate::handoff::Handoff;
+use crate::store::direct::{self, DirectWriter};
 use crate::store::entities::{context, login_state, platform, resource_link, user};
 use crate::store::launches::{self as launch_store, ContextRecord, LaunchRows, ResourceLinkRecord, StateUse, UserRecord};
 use crate::store::platforms::{self as platform_store, STATUS_ACTIVE, STATUS_PENDING};
@@ -424,6 +426,19 @@ pub async fn complete_launch(
     let deployment_id = claims.deployment_id.clone().unwrap_or_default();
     let message_type = check_message(&claims).map_err(|error| with_deployment(error, &platform, &deployment_id))?;
 
+    // On a SQLite file, a launch from an active deployment stores its rows
+    // on the launch writer's connection. A launch that needs more than the
+    // statement that uses its state up (an unknown or inactive deployment,
+    // a state that cannot be used, a session whose micro-credential deep
+    // linking stored) takes the general path below.
+    let (platform, claims) = match app.writer.sqlite() {
+        Some(sqlite) => match record_on_sqlite(app, sqlite, &state, platform, claims, message_type).await? {
+            Ok(done) => return Ok(CompletedLaunch { state, ..done }),
+            Err(back) => back,
+        },
+        None => (platform, claims),
+    };
+
     // The state is used up in the same transaction that checks the
     // registration and the deployment and records the launch, so that of
     // two posts of one state only one opens a session, and a registration
@@ -470,6 +485,80 @@ pub async fn complete_launch(
 
 /// Build the rejection of a state that passed the checks but was not used
 /// up: its registration was switched off since, or a concurrent post used it.
+/// The registration and claims of a launch that [`record_on_sqlite`] left to the general path.
+type NotRecorded = (platform::Model, IdTokenClaims);
+
+/// Record a launch on the SQLite launch writer's connection: use its state
+/// up, store its rows and session, and read its landing overview's row, in
+/// one job of a batch. This happens only when the state is unused, the
+/// registration and the deployment are active, and the session's
+/// micro-credential is known before the rows are stored. Otherwise nothing
+/// is stored, and the registration and the claims come back.
+async fn record_on_sqlite(
+    app: &AppState,
+    sqlite: &DirectWriter,
+    state: &str,
+    platform: platform::Model,
+    claims: IdTokenClaims,
+    message_type: MessageType,
+) -> Result<Result<CompletedLaunch, NotRecorded>, FlowError> {
+    let inputs = LaunchInputs::from_claims(&claims);
+    if !inputs.credential_known() {
+        return Ok(Err((platform, claims)));
+    }
+    let max_hours = app.settings.session.max_hours;
+    let state = state.to_string();
+    let stored = sqlite
+        .run(move |connection| -> Result<Result<_, NotRecorded>, FlowError> {
+            let deployment_id = claims.deployment_id.as_deref().unwrap_or_default();
+            let Some(deployment_pk) = launch_store::use_state_of_active_deployment(connection, &state, deployment_id)? else {
+                return Ok(Err((platform, claims)));
+            };
+            let details = launch_details(&claims, inputs.credential.clone());
+            let new = new_session(&platform, deployment_pk, &inputs, message_type, details, None);
+            let (token, row) = sessions::new_row(max_hours, new)?;
+            let (user, course, link) = (inputs.user(&platform), inputs.course(&platform), inputs.link());
+            let rows = launch_store::launch_rows_on(connection, user, course, link, row)?;
+            if let (Some(ags), Some(link)) = (&claims.ags, &rows.resource_link) {
+                let upsert = link_services_upsert(DbBackend::Sqlite, platform.id, link.id, ags);
+                direct::execute(connection, &upsert)?;
+            }
+            let done = completed(token, rows, inputs.roles.clone(), message_type)?;
+            // The landing overview's row, read on the connection that wrote the launch's rows.
+            let landing = match (message_type, done.session.landing_credential()) {
+                (MessageType::LtiResourceLinkRequest, Some(slug)) => {
+                    let viewer = Viewer::from(&done.session);
+                    match participation::landing_statement(DbBackend::Sqlite, &viewer, slug) {
+                        Some(statement) => {
+                            direct::query(connection, &statement, participation::landing_columns())?.into_iter().next()
+                        }
+                        None => None,
+                    }
+                }
+                _ => None,
+            };
+            Ok(Ok((done, landing)))
+        })
+        .await??;
+    let (mut done, landing) = match stored {
+        Ok(stored) => stored,
+        Err(not_recorded) => return Ok(Err(not_recorded)),
+    };
+    // A micro-credential that is not found, or an overview that cannot be
+    // read, is left to the first page, which reads it again and explains.
+    if let Some(row) = landing {
+        done.landing = match participation::overview_from_row(&app.db, &row).await {
+            Ok(overview) => Some(overview),
+            Err(WorkflowError::NotFound(_)) => None,
+            Err(error) => {
+                tracing::warn!(%error, "reading the landing overview after a launch failed; the first page reads it");
+                None
+            }
+        };
+    }
+    Ok(Ok(done))
+}
+
 async fn rejection_of_unused_state<C: ConnectionTrait>(db: &C, platform: &platform::Model) -> FlowError {
     let current = match platform_store::by_id(db, platform.id).await {
         Ok(current) => current,
@@ -544,44 +633,84 @@ pub struct LaunchDetails {
     pub platform_name: Option<String>,
 }
 
-async fn record_launch<C: ConnectionTrait>(
-    db: &C,
-    max_session_hours: i64,
-    platform: &platform::Model,
-    deployment_pk: i64,
-    claims: &IdTokenClaims,
-    message_type: MessageType,
-) -> Result<CompletedLaunch, FlowError> {
-    let subject = claims.sub.as_deref().unwrap_or_default();
-    let name = claims.display_name();
-    let user = UserRecord {
-        platform_id: platform.id,
-        issuer: &platform.issuer,
-        subject,
-        name: name.as_deref(),
-        email: claims.email.as_deref().filter(|e| !e.trim().is_empty()),
-    };
-    // A launch without a course is recorded in a per-deployment stand-in
-    // course, so that work done there still has a course to belong to.
-    let no_course_id = format!("(no course) deployment {}", claims.deployment_id.as_deref().unwrap_or_default());
-    let (context_id, label, title) = match &claims.context {
-        Some(context) if !context.id.trim().is_empty() => {
-            (context.id.as_str(), context.label.as_deref(), context.title.as_deref())
+/// The user, course and link values that a launch stores, read from its claims.
+struct LaunchInputs {
+    subject: String,
+    name: Option<String>,
+    email: Option<String>,
+    context_id: String,
+    context_label: Option<String>,
+    context_title: Option<String>,
+    link: Option<(String, Option<String>)>,
+    credential: Option<String>,
+    roles: RoleSet,
+}
+
+impl LaunchInputs {
+    fn from_claims(claims: &IdTokenClaims) -> Self {
+        // A launch without a course is recorded in a per-deployment stand-in
+        // course, so that work done there still has a course to belong to.
+        let (context_id, context_label, context_title) = match &claims.context {
+            Some(context) if !context.id.trim().is_empty() => {
+                (context.id.clone(), context.label.clone(), context.title.clone())
+            }
+            _ => (format!("(no course) deployment {}", claims.deployment_id.as_deref().unwrap_or_default()), None, None),
+        };
+        Self {
+            subject: claims.sub.clone().unwrap_or_default(),
+            name: claims.display_name(),
+            email: claims.email.clone().filter(|e| !e.trim().is_empty()),
+            context_id,
+            context_label,
+            context_title,
+            link: match &claims.resource_link {
+                Some(link) if !link.id.trim().is_empty() => Some((link.id.clone(), link.title.clone())),
+                _ => None,
+            },
+            credential: claims.custom_str(CUSTOM_CREDENTIAL).filter(|slug| !slug.trim().is_empty()),
+            roles: RoleSet::from_claim(claims.roles.as_deref().unwrap_or_default()),
         }
-        _ => (no_course_id.as_str(), None, None),
-    };
-    let course = ContextRecord { platform_id: platform.id, issuer: &platform.issuer, context_id, label, title };
-    let credential = claims.custom_str(CUSTOM_CREDENTIAL).filter(|slug| !slug.trim().is_empty());
-    let link = match &claims.resource_link {
-        Some(link) if !link.id.trim().is_empty() => Some(ResourceLinkRecord {
-            resource_link_id: &link.id,
-            title: link.title.as_deref(),
-            credential_slug: credential.as_deref(),
-        }),
-        _ => None,
-    };
-    let roles = RoleSet::from_claim(claims.roles.as_deref().unwrap_or_default());
-    let details = |credential: Option<String>| LaunchDetails {
+    }
+
+    /// Report whether the session's micro-credential is known before the
+    /// rows are stored: the launch names one, or it has no link. Else it is
+    /// the one deep linking stored with the link.
+    fn credential_known(&self) -> bool {
+        self.credential.is_some() || self.link.is_none()
+    }
+
+    fn user<'a>(&'a self, platform: &'a platform::Model) -> UserRecord<'a> {
+        UserRecord {
+            platform_id: platform.id,
+            issuer: &platform.issuer,
+            subject: &self.subject,
+            name: self.name.as_deref(),
+            email: self.email.as_deref(),
+        }
+    }
+
+    fn course<'a>(&'a self, platform: &'a platform::Model) -> ContextRecord<'a> {
+        ContextRecord {
+            platform_id: platform.id,
+            issuer: &platform.issuer,
+            context_id: &self.context_id,
+            label: self.context_label.as_deref(),
+            title: self.context_title.as_deref(),
+        }
+    }
+
+    fn link(&self) -> Option<ResourceLinkRecord<'_>> {
+        self.link.as_ref().map(|(id, title)| ResourceLinkRecord {
+            resource_link_id: id,
+            title: title.as_deref(),
+            credential_slug: self.credential.as_deref(),
+        })
+    }
+}
+
+/// Collect the details that a session keeps from its launch's claims.
+fn launch_details(claims: &IdTokenClaims, credential: Option<String>) -> LaunchDetails {
+    LaunchDetails {
         deployment_id: claims.deployment_id.clone().unwrap_or_default(),
         ags: claims.ags.clone(),
         nrps: claims.nrps.clone(),
@@ -590,38 +719,67 @@ async fn record_launch<C: ConnectionTrait>(
         return_url: claims.launch_presentation.as_ref().and_then(|p| p.return_url.clone()),
         credential,
         platform_name: claims.tool_platform.as_ref().and_then(|p| p.name.clone()),
-    };
-    let new_session = |details, ids: Option<(&user::Model, &context::Model, Option<&resource_link::Model>)>| NewSession {
+    }
+}
+
+/// Describe a launch's new session; its user, course and link keys come
+/// from `ids` or, when the session is stored with those rows, from them.
+fn new_session(
+    platform: &platform::Model,
+    deployment_pk: i64,
+    inputs: &LaunchInputs,
+    message_type: MessageType,
+    details: LaunchDetails,
+    ids: Option<(&user::Model, &context::Model, Option<&resource_link::Model>)>,
+) -> NewSession {
+    NewSession {
         user_id: ids.map(|(user, _, _)| user.id).unwrap_or_default(),
         platform_id: platform.id,
         deployment_pk,
         context_pk: ids.map(|(_, course, _)| course.id),
         resource_link_pk: ids.and_then(|(_, _, link)| link.map(|l| l.id)),
-        roles,
+        roles: inputs.roles.clone(),
         message_type,
         details,
-    };
-    // The session names the launch's micro-credential: the launch's own, or
-    // else the one deep linking stored with the link. Unless the second is
-    // needed, the session goes to the database with the other rows.
-    let credential_known = credential.is_some() || link.is_none();
-    let (session_token, rows) = if credential_known {
-        let (token, row) = sessions::new_row(max_session_hours, new_session(details(credential.clone()), None))?;
+    }
+}
+
+/// Build the completed launch from its stored rows.
+fn completed(session_token: String, rows: LaunchRows, roles: RoleSet, message_type: MessageType) -> Result<CompletedLaunch, FlowError> {
+    let LaunchRows { user, context, resource_link: _, session } = rows;
+    let row = session.ok_or(sea_orm::DbErr::RecordNotInserted)?;
+    let user_id = user.id;
+    let session = sessions::Session::from_rows(row, Some(user), Some(context));
+    Ok(CompletedLaunch { session_token, session, message_type, roles, user_id, state: String::new(), landing: None })
+}
+
+async fn record_launch<C: ConnectionTrait>(
+    db: &C,
+    max_session_hours: i64,
+    platform: &platform::Model,
+    deployment_pk: i64,
+    claims: &IdTokenClaims,
+    message_type: MessageType,
+) -> Result<CompletedLaunch, FlowError> {
+    let inputs = LaunchInputs::from_claims(claims);
+    let (user, course, link) = (inputs.user(platform), inputs.course(platform), inputs.link());
+    // Unless the session's micro-credential is the one deep linking stored
+    // with the link, the session goes to the database with the other rows.
+    let (session_token, rows) = if inputs.credential_known() {
+        let details = launch_details(claims, inputs.credential.clone());
+        let new = new_session(platform, deployment_pk, &inputs, message_type, details, None);
+        let (token, row) = sessions::new_row(max_session_hours, new)?;
         (token, launch_store::upsert_launch_rows(db, user, course, link, Some(row)).await?)
     } else {
         let rows = launch_store::upsert_launch_rows(db, user, course, link, None).await?;
         let stored = rows.resource_link.as_ref().and_then(|l| l.credential_slug.clone());
         let ids = Some((&rows.user, &rows.context, rows.resource_link.as_ref()));
-        let (token, row) = sessions::create(db, max_session_hours, new_session(details(stored), ids)).await?;
+        let new = new_session(platform, deployment_pk, &inputs, message_type, launch_details(claims, stored), ids);
+        let (token, row) = sessions::create(db, max_session_hours, new).await?;
         (token, LaunchRows { session: Some(row), ..rows })
     };
-    let LaunchRows { user, context, resource_link: link, session } = rows;
-    let row = session.ok_or(sea_orm::DbErr::RecordNotInserted)?;
-    if let (Some(ags), Some(link)) = (&claims.ags, &link) {
+    if let (Some(ags), Some(link)) = (&claims.ags, &rows.resource_link) {
         crate::advantage::passback::record_link_services(db, platform.id, link.id, ags).await?;
     }
-    let context = Some(context);
-    let user_id = user.id;
-    let session = sessions::Session::from_rows(row, Some(user), context);
-    Ok(CompletedLaunch { session_token, session, message_type, roles, user_id, state: String::new(), landing: None })
+    completed(session_token, rows, inputs.roles.clone(), message_type)
 }

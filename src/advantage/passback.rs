@@ -19,7 +19,7 @@ use microcred_lti::claims::AgsEndpointClaim;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{Condition, 
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, Statement,
 };
 
 use super::ServiceClient;
@@ -49,6 +49,17 @@ pub async fn record_link_services<C: ConnectionTrait>(
     resource_link_pk: i64,
     ags: &AgsEndpointClaim,
 ) -> Result<(), sea_orm::DbErr> {
+    db.execute(link_services_upsert(db.get_database_backend(), platform_id, resource_link_pk, ags)).await?;
+    Ok(())
+}
+
+/// Build the statement that [`record_link_services`] runs.
+pub fn link_services_upsert(
+    backend: DbBackend,
+    platform_id: i64,
+    resource_link_pk: i64,
+    ags: &AgsEndpointClaim,
+) -> Statement {
     let json = serde_json::to_string(ags).unwrap_or_else(|_| "{}".to_string());
     link_service::Entity::insert(link_service::ActiveModel {
         resource_link_pk: Set(resource_link_pk),
@@ -61,9 +72,7 @@ pub async fn record_link_services<C: ConnectionTrait>(
             .update_columns([link_service::Column::Ags, link_service::Column::UpdatedAt])
             .to_owned(),
     )
-    .exec(db)
-    .await?;
-    Ok(())
+    .build(backend)
 }
 
 /// Build the score for a state change.

@@ -4,14 +4,16 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Keyword, OnConflict, SimpleExpr};
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use sea_orm::query::{SelectA, SelectB};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, IdenStatic, JoinType,
-    Iterable, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, Statement, Value, Values,
+    Iterable, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Set, Statement, Value, Values,
 };
 
 use super::entities::{context, launch_failure, login_state, platform, resource_link, session, user};
+use super::direct::{self, ColumnTypes};
 use super::prepared::{insert_exprs, insert_row, keep_stored, key_of, returned_rows, SqlText};
 
 /// Store a new login state.
@@ -129,29 +131,60 @@ pub async fn use_login_state<C: ConnectionTrait>(
     state: &str,
     deployment_id: &str,
 ) -> Result<StateUse, DbErr> {
-    const SQL: &str = r#"UPDATE "login_states" SET "used_at" = ?
+    static POSTGRES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| numbered_placeholders(USE_STATE));
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => POSTGRES.as_str(),
+        _ => USE_STATE,
+    };
+    let statement = Statement::from_sql_and_values(backend, sql, state_use_values(state, deployment_id));
+    match db.query_one(statement).await? {
+        Some(row) => Ok(StateUse::Used { deployment_pk: row.try_get::<Option<i64>>("", "deployment_pk")? }),
+        None => Ok(StateUse::NotUsed),
+    }
+}
+
+/// Statement that uses up a login state, with the values of [`state_use_values`].
+const USE_STATE: &str = r#"UPDATE "login_states" SET "used_at" = ?
  WHERE "state" = ? AND "used_at" IS NULL
  AND EXISTS (SELECT 1 FROM "platforms" WHERE "platforms"."id" = "login_states"."platform_id" AND "platforms"."status" = ?)
  RETURNING (SELECT "deployments"."id" FROM "deployments" WHERE "deployments"."platform_id" = "login_states"."platform_id"
  AND "deployments"."deployment_id" = ? AND "deployments"."status" = ?) AS "deployment_pk""#;
-    static POSTGRES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| numbered_placeholders(SQL));
-    let backend = db.get_database_backend();
-    let sql = match backend {
-        DbBackend::Postgres => POSTGRES.as_str(),
-        _ => SQL,
-    };
-    let values: Vec<Value> = vec![
+
+/// Statement that uses up a login state like [`USE_STATE`], and only when the deployment is active too.
+const USE_STATE_OF_ACTIVE_DEPLOYMENT: &str = r#"UPDATE "login_states" SET "used_at" = ?1
+ WHERE "state" = ?2 AND "used_at" IS NULL
+ AND EXISTS (SELECT 1 FROM "platforms" WHERE "platforms"."id" = "login_states"."platform_id" AND "platforms"."status" = ?3)
+ AND EXISTS (SELECT 1 FROM "deployments" WHERE "deployments"."platform_id" = "login_states"."platform_id"
+ AND "deployments"."deployment_id" = ?4 AND "deployments"."status" = ?5)
+ RETURNING (SELECT "deployments"."id" FROM "deployments" WHERE "deployments"."platform_id" = "login_states"."platform_id"
+ AND "deployments"."deployment_id" = ?4 AND "deployments"."status" = ?5) AS "deployment_pk""#;
+
+/// Return the values that [`USE_STATE`] and [`USE_STATE_OF_ACTIVE_DEPLOYMENT`] bind, in order.
+fn state_use_values(state: &str, deployment_id: &str) -> Vec<Value> {
+    vec![
         Utc::now().into(),
         state.into(),
         super::platforms::STATUS_ACTIVE.into(),
         deployment_id.into(),
         super::platforms::STATUS_ACTIVE.into(),
-    ];
-    let row = db.query_one(Statement::from_sql_and_values(backend, sql, values)).await?;
-    match row {
-        Some(row) => Ok(StateUse::Used { deployment_pk: row.try_get::<Option<i64>>("", "deployment_pk")? }),
-        None => Ok(StateUse::NotUsed),
-    }
+    ]
+}
+
+/// On the launch writer's SQLite connection, use up the login state
+/// `state` as [`use_login_state`] does, but only when deployment
+/// `deployment_id` is registered and active as well, and return its key.
+/// `None` means nothing changed: the state, its registration or the
+/// deployment needs [`use_login_state`] and the checks that follow it.
+pub fn use_state_of_active_deployment(
+    connection: &rusqlite::Connection,
+    state: &str,
+    deployment_id: &str,
+) -> Result<Option<i64>, DbErr> {
+    let statement =
+        Statement::from_sql_and_values(DbBackend::Sqlite, USE_STATE_OF_ACTIVE_DEPLOYMENT, state_use_values(state, deployment_id));
+    let rows = direct::query(connection, &statement, &ColumnTypes::default())?;
+    rows.first().map(|row| row.try_get::<i64>("", "deployment_pk")).transpose()
 }
 
 /// Turn the `?` placeholders of `sql` into PostgreSQL's `$1`, `$2`, and so
@@ -388,21 +421,67 @@ pub async fn upsert_launch_rows<C: ConnectionTrait>(
             },
         });
     }
-    let mut statements = vec![user_upsert(backend, &user), context_upsert(backend, &course)];
-    if let Some(link) = &link {
-        statements.push(resource_link_upsert(backend, &course, link));
-    }
     let with_session = session.is_some();
-    if let Some(session) = session {
-        statements.push(session_insert(backend, &user, &course, link.as_ref(), session));
+    let statements = sqlite_launch_rows(&user, &course, link.as_ref(), session);
+    let rows = returned_rows(db, statements).await?;
+    launch_rows_from(rows, link.is_some(), with_session)
+}
+
+/// Build the SQLite statements that store a launch's rows, each returning
+/// its row: the user, the course, the link when given, the session when given.
+fn sqlite_launch_rows(
+    user: &UserRecord<'_>,
+    course: &ContextRecord<'_>,
+    link: Option<&ResourceLinkRecord<'_>>,
+    session: Option<session::Model>,
+) -> Vec<Statement> {
+    let backend = DbBackend::Sqlite;
+    let mut statements = vec![user_upsert(backend, user), context_upsert(backend, course)];
+    if let Some(link) = link {
+        statements.push(resource_link_upsert(backend, course, link));
     }
-    let mut rows = returned_rows(db, statements).await?.into_iter();
+    if let Some(session) = session {
+        statements.push(session_insert(backend, user, course, link, session));
+    }
+    statements
+}
+
+/// On the launch writer's SQLite connection, store the rows of a launch
+/// and its session as [`upsert_launch_rows`] does.
+pub fn launch_rows_on(
+    connection: &rusqlite::Connection,
+    user: UserRecord<'_>,
+    course: ContextRecord<'_>,
+    link: Option<ResourceLinkRecord<'_>>,
+    session: session::Model,
+) -> Result<LaunchRows, DbErr> {
+    let with_link = link.is_some();
+    let statements = sqlite_launch_rows(&user, &course, link.as_ref(), Some(session));
+    static USER: LazyLock<ColumnTypes> = LazyLock::new(|| ColumnTypes::default().entity::<user::Entity>(""));
+    static COURSE: LazyLock<ColumnTypes> = LazyLock::new(|| ColumnTypes::default().entity::<context::Entity>(""));
+    static LINK: LazyLock<ColumnTypes> = LazyLock::new(|| ColumnTypes::default().entity::<resource_link::Entity>(""));
+    static SESSION: LazyLock<ColumnTypes> = LazyLock::new(|| ColumnTypes::default().entity::<session::Entity>(""));
+    let mut types: Vec<&ColumnTypes> = vec![&USER, &COURSE];
+    if with_link {
+        types.push(&LINK);
+    }
+    types.push(&SESSION);
+    let mut rows = Vec::with_capacity(statements.len());
+    for (statement, types) in statements.iter().zip(types) {
+        rows.push(direct::query(connection, statement, types)?.into_iter().next().ok_or(DbErr::RecordNotInserted)?);
+    }
+    launch_rows_from(rows, with_link, true)
+}
+
+/// Read the rows the launch's statements returned, in their order.
+fn launch_rows_from(rows: Vec<QueryResult>, with_link: bool, with_session: bool) -> Result<LaunchRows, DbErr> {
+    let mut rows = rows.into_iter();
     let mut next = || rows.next().ok_or(DbErr::RecordNotInserted);
     let user = user::Model::from_query_result(&next()?, "")?;
     let context = context::Model::from_query_result(&next()?, "")?;
-    let resource_link = match link {
-        Some(_) => Some(resource_link::Model::from_query_result(&next()?, "")?),
-        None => None,
+    let resource_link = match with_link {
+        true => Some(resource_link::Model::from_query_result(&next()?, "")?),
+        false => None,
     };
     let session = match with_session {
         true => Some(session::Model::from_query_result(&next()?, "")?),

@@ -2,6 +2,7 @@
 //! services use. Nothing here decides a rule of the LTI protocol or of
 //! micro-credentials; it stores and loads.
 
+pub mod direct;
 pub mod entities;
 pub mod keys;
 pub mod launches;
@@ -141,11 +142,23 @@ pub async fn write_turn(db: &DatabaseConnection) -> WriteTurn {
         return WriteTurn(None);
     }
     let path = db.get_sqlite_connection_pool().connect_options().get_filename().to_path_buf();
-    let queue = match WRITE_QUEUES.lock() {
-        Ok(mut queues) => queues.entry(path).or_default().clone(),
-        Err(_) => return WriteTurn(None),
-    };
-    WriteTurn(Some(queue.lock_owned().await))
+    WriteTurn(Some(write_queue(&path).lock_owned().await))
+}
+
+/// Return the queue for this process's turns to write to the SQLite file at `path`.
+fn write_queue(path: &std::path::Path) -> Arc<tokio::sync::Mutex<()>> {
+    let mut queues = WRITE_QUEUES.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    queues.entry(path.to_path_buf()).or_default().clone()
+}
+
+/// Return the file of an open SQLite database, or `None` for other databases
+/// and in-memory SQLite, which has no file.
+pub fn sqlite_file(db: &DatabaseConnection) -> Option<PathBuf> {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return None;
+    }
+    let path = db.get_sqlite_connection_pool().connect_options().get_filename().to_path_buf();
+    path.is_file().then_some(path)
 }
 
 /// The file path of a `sqlite:` URL, or `None` for other databases and in-memory SQLite.

@@ -80,6 +80,8 @@ pub type BatchObserver = Arc<dyn Fn(usize, Duration) + Send + Sync>;
 #[derive(Clone)]
 pub struct Writer {
     route: Route,
+    /// On a SQLite file, the writer for the launch's own statements.
+    sqlite: Option<super::direct::DirectWriter>,
 }
 
 #[derive(Clone)]
@@ -92,7 +94,17 @@ impl Writer {
     /// Create a writer for `db`. On SQLite this spawns the task that runs the
     /// batches, which ends when the last clone of the writer is dropped.
     /// `observe` gets the size and duration of every batch.
+    ///
+    /// On a SQLite file it also opens the connection of a
+    /// [`DirectWriter`](super::direct::DirectWriter), which [`Self::sqlite`]
+    /// returns. If that fails, the error is logged and every write takes
+    /// the batches of sea-orm jobs.
     pub fn new(db: DatabaseConnection, observe: Option<BatchObserver>) -> Self {
+        let sqlite = super::sqlite_file(&db).and_then(|path| {
+            super::direct::DirectWriter::open(&path, observe.clone())
+                .map_err(|error| tracing::warn!(%error, "launch writer unavailable; launches write through the pool"))
+                .ok()
+        });
         let route = match db.get_database_backend() {
             DbBackend::Sqlite => {
                 let (sender, receiver) = mpsc::unbounded_channel();
@@ -101,7 +113,12 @@ impl Writer {
             }
             _ => Route::Direct(db),
         };
-        Self { route }
+        Self { route, sqlite }
+    }
+
+    /// Return the writer that runs plain functions of its own SQLite connection, on a SQLite file.
+    pub fn sqlite(&self) -> Option<&super::direct::DirectWriter> {
+        self.sqlite.as_ref()
     }
 
     /// Run `work` in a transaction and return its output once the
@@ -131,11 +148,15 @@ impl Writer {
 }
 
 impl Writer {
-    /// Run one statement and return once it is stored. On SQLite it joins
-    /// a batch like any other job. Elsewhere it runs on its own: a
+    /// Run one statement and return once it is stored. On a SQLite file it
+    /// joins a batch of the launch writer, on in-memory SQLite one of the
+    /// batches here. Elsewhere it runs on its own: a
     /// transaction around it would add a `BEGIN` and a `COMMIT`, two more
     /// round trips to the server.
     pub async fn execute(&self, statement: Statement) -> Result<(), DbErr> {
+        if let Some(sqlite) = &self.sqlite {
+            return sqlite.run(move |connection| super::direct::execute(connection, &statement).map(drop)).await?;
+        }
         match &self.route {
             Route::Direct(db) => db.execute(statement).await.map(drop),
             Route::Batched(_) => self.write(move |txn| Box::pin(async move { txn.execute(statement).await.map(drop) })).await?,

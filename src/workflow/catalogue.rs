@@ -67,7 +67,7 @@ pub(crate) struct VersionHead {
 }
 
 impl VersionHead {
-    const COLUMNS: [credential_version::Column; 4] = [
+    pub(crate) const COLUMNS: [credential_version::Column; 4] = [
         credential_version::Column::Id,
         credential_version::Column::CredentialId,
         credential_version::Column::Version,

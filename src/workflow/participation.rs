@@ -16,7 +16,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::query::{SelectA, SelectB};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
-    IdenStatic, JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationDef, Set, Statement, TransactionTrait,
+    IdenStatic, JoinType, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, RelationDef, Set, Statement, TransactionTrait,
     Value,
 };
 use serde::Serialize;
@@ -27,8 +27,9 @@ use super::catalogue::{self, Entry};
 use super::files::FileStore;
 use super::{audit, Result, WorkflowError};
 use crate::config::StorageSettings;
+use crate::store::direct::ColumnTypes;
 use crate::store::prepared::SqlText;
-use crate::store::entities::{assessment, attempt, attempt_file, credential, enrollment};
+use crate::store::entities::{assessment, attempt, attempt_file, credential, credential_version, enrollment};
 
 pub const ATTEMPT_DRAFT: &str = "draft";
 pub const ATTEMPT_SUBMITTED: &str = "submitted";
@@ -92,20 +93,51 @@ async fn current_with_enrollment<C: ConnectionTrait>(
     viewer: &Viewer,
     slug: &str,
 ) -> Result<(Entry, Option<enrollment::Model>)> {
-    let Some(context_pk) = viewer.context_pk else {
+    let Some(statement) = landing_statement(db.get_database_backend(), viewer, slug) else {
         return Ok((catalogue::by_slug(db, slug).await?, None));
     };
-    static SQL: SqlText = SqlText::new();
-    let backend = db.get_database_backend();
-    let values = vec![viewer.user_id.into(), context_pk.into(), slug.into()];
-    let statement = SQL.statement(backend, values, |values| overview_query(backend, values));
     let row = db.query_one(statement).await?.ok_or_else(|| catalogue::not_in_catalogue(slug))?;
-    let (row, version, enrollment) = (
-        credential::Model::from_query_result(&row, SelectA.as_str())?,
-        catalogue::VersionHead::from_query_result_optional(&row, OVERVIEW_VERSION_PREFIX)?,
-        enrollment::Model::from_query_result_optional(&row, SelectB.as_str())?,
+    current_from_row(db, &row).await
+}
+
+/// Build the query that reads the micro-credential with this slug, its
+/// current version and the viewer's enrolment in it in their course: the
+/// row that [`overview_from_row`] turns into an overview. `None` when the
+/// viewer has no course.
+pub fn landing_statement(backend: DbBackend, viewer: &Viewer, slug: &str) -> Option<Statement> {
+    static SQL: SqlText = SqlText::new();
+    let context_pk = viewer.context_pk?;
+    let values = vec![viewer.user_id.into(), context_pk.into(), slug.into()];
+    Some(SQL.statement(backend, values, |values| overview_query(backend, values)))
+}
+
+/// Return the type of each column of the row that [`landing_statement`] reads.
+pub fn landing_columns() -> &'static ColumnTypes {
+    static TYPES: std::sync::LazyLock<ColumnTypes> = std::sync::LazyLock::new(|| {
+        ColumnTypes::default()
+            .entity::<credential::Entity>(SelectA.as_str())
+            .columns::<credential_version::Entity>(OVERVIEW_VERSION_PREFIX, &catalogue::VersionHead::COLUMNS)
+            .entity::<enrollment::Entity>(SelectB.as_str())
+    });
+    &TYPES
+}
+
+/// Read the micro-credential, its current version and the enrolment from a
+/// row of [`landing_statement`].
+async fn current_from_row<C: ConnectionTrait>(db: &C, row: &QueryResult) -> Result<(Entry, Option<enrollment::Model>)> {
+    let (credential, version, enrollment) = (
+        credential::Model::from_query_result(row, SelectA.as_str())?,
+        catalogue::VersionHead::from_query_result_optional(row, OVERVIEW_VERSION_PREFIX)?,
+        enrollment::Model::from_query_result_optional(row, SelectB.as_str())?,
     );
-    Ok((catalogue::current_of(db, row, version).await?, enrollment))
+    Ok((catalogue::current_of(db, credential, version).await?, enrollment))
+}
+
+/// Build the overview from a row of [`landing_statement`], reading the
+/// enrolment's version and attempts when there is an enrolment.
+pub async fn overview_from_row<C: ConnectionTrait>(db: &C, row: &QueryResult) -> Result<Overview> {
+    let (current, enrollment) = current_from_row(db, row).await?;
+    finish_overview(db, current, enrollment).await
 }
 
 /// Build the select of the micro-credential with slug `values[2]`, its current version and
@@ -666,6 +698,11 @@ pub fn fresh_overviews() -> FreshOverviews {
 /// enrolled in, or the current one when they have not enrolled.
 pub async fn overview<C: ConnectionTrait>(db: &C, viewer: &Viewer, slug: &str) -> Result<Overview> {
     let (current, enrollment) = current_with_enrollment(db, viewer, slug).await?;
+    finish_overview(db, current, enrollment).await
+}
+
+/// Build the overview of `current`, or of the version of `enrollment` with its attempts.
+async fn finish_overview<C: ConnectionTrait>(db: &C, current: Entry, enrollment: Option<enrollment::Model>) -> Result<Overview> {
     let entry = match &enrollment {
         Some(e) => catalogue::version(db, e.credential_version_id).await?,
         None => current,

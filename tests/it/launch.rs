@@ -11,12 +11,15 @@ use microcred::sessions::{self, NewSession};
 use microcred::store::launches::{upsert_launch_rows, ContextRecord, ResourceLinkRecord, UserRecord};
 use microcred_lti::{MessageType, RoleSet};
 use microcred::store::platforms as platform_store;
+use microcred::store::direct;
 use microcred::store::entities::{deployment, launch_failure, login_state, session, user};
+use microcred::workflow::access::Viewer;
+use microcred::workflow::participation;
 use microcred_testkit::{
     claim, decode_header_unverified, role, Browser, HtmlForm, LaunchClaims, LaunchSpec, LaunchStage, LoginMethod, NonceChoice,
     Page, PlatformOptions, SigningChoice, StatusCode, TestKey, TestPlatform, TestUser,
 };
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DbBackend, EntityTrait, QueryFilter};
 
 use crate::support::{describe, registration, text_between, TestApp};
 
@@ -646,40 +649,135 @@ async fn launch_rejects_registration_disabled_after_login() {
 /// lives, the browser, the form it has yet to submit and the stored
 /// registration.
 async fn launch_stopped_at_form() -> (TestApp, TestPlatform, Browser, HtmlForm, microcred::store::entities::platform::Model) {
+    launch_stopped_at_form_naming(None).await
+}
+
+/// Like [`launch_stopped_at_form`], for a link that names the micro-credential
+/// `credential` when given. On SQLite such a launch is stored by the launch
+/// writer's own connection, and one that names none by the pool's.
+async fn launch_stopped_at_form_naming(
+    credential: Option<&str>,
+) -> (TestApp, TestPlatform, Browser, HtmlForm, microcred::store::entities::platform::Model) {
     let (app, platform) = start().await;
     let browser = Browser::new();
-    let spec = LaunchSpec::new(claims(&app, &platform)).stop_after(LaunchStage::Authorization);
+    let claims = match credential {
+        Some(slug) => claims(&app, &platform).with_custom("microcredential", slug),
+        None => claims(&app, &platform),
+    };
+    let spec = LaunchSpec::new(claims).stop_after(LaunchStage::Authorization);
     let authorization = platform.launch(&browser, &app.login_url(), spec).await;
     let form = authorization.form().expect("the platform's form_post page");
     let found = platforms::find(&app.state.db, platform.issuer(), platform.client_id()).await.expect("find the registration");
     (app, platform, browser, form, found)
 }
 
+/// The micro-credential a link names in the launches that test both ways of storing a launch.
+const NAMED: Option<&str> = Some("exit-tickets");
+
 #[tokio::test]
 async fn launch_rejects_registration_set_pending_after_login() {
-    let (app, _platform, browser, form, found) = launch_stopped_at_form().await;
-    platform_store::set_status(&app.state.db, found.id, platform_store::STATUS_PENDING).await.expect("set pending");
+    for credential in [None, NAMED] {
+        let (app, _platform, browser, form, found) = launch_stopped_at_form_naming(credential).await;
+        platform_store::set_status(&app.state.db, found.id, platform_store::STATUS_PENDING).await.expect("set pending");
 
-    let page = browser.submit_form(&form).await;
+        let page = browser.submit_form(&form).await;
 
-    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "registration_pending").await;
-    assert_eq!(session::Entity::find().all(&app.state.db).await.expect("read sessions").len(), 0);
+        assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "registration_pending").await;
+        assert_eq!(session::Entity::find().all(&app.state.db).await.expect("read sessions").len(), 0, "{credential:?}");
+    }
 }
 
 #[tokio::test]
 async fn launch_rejects_deployment_disabled_after_login() {
-    let (app, _platform, browser, form, found) = launch_stopped_at_form().await;
-    let deployments = platform_store::deployments(&app.state.db, found.id).await.expect("read deployments");
-    assert_eq!(deployments.len(), 1, "{deployments:?}");
-    platform_store::set_deployment_status(&app.state.db, deployments[0].id, platform_store::STATUS_DISABLED)
-        .await
-        .expect("disable the deployment");
+    for credential in [None, NAMED] {
+        let (app, _platform, browser, form, found) = launch_stopped_at_form_naming(credential).await;
+        let deployments = platform_store::deployments(&app.state.db, found.id).await.expect("read deployments");
+        assert_eq!(deployments.len(), 1, "{deployments:?}");
+        platform_store::set_deployment_status(&app.state.db, deployments[0].id, platform_store::STATUS_DISABLED)
+            .await
+            .expect("disable the deployment");
+
+        let page = browser.submit_form(&form).await;
+
+        let failure = assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "deployment_disabled").await;
+        assert_eq!(failure.deployment_id.as_deref(), Some(deployments[0].deployment_id.as_str()));
+        assert_eq!(session::Entity::find().all(&app.state.db).await.expect("read sessions").len(), 0, "{credential:?}");
+    }
+}
+
+#[tokio::test]
+async fn launch_rejects_second_post_of_form() {
+    for credential in [None, NAMED] {
+        let (app, _platform, browser, form, _found) = launch_stopped_at_form_naming(credential).await;
+        let first = browser.submit_form(&form).await;
+        assert_launched(&first);
+
+        let second = browser.submit_form(&form).await;
+
+        assert_rejected(&app, &second, StatusCode::BAD_REQUEST, "state_already_used").await;
+        assert_eq!(session::Entity::find().all(&app.state.db).await.expect("read sessions").len(), 1, "{credential:?}");
+    }
+}
+
+#[tokio::test]
+async fn named_launch_stores_its_rows() {
+    let (app, _platform, browser, form, found) = launch_stopped_at_form_naming(NAMED).await;
 
     let page = browser.submit_form(&form).await;
 
-    let failure = assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "deployment_disabled").await;
-    assert_eq!(failure.deployment_id.as_deref(), Some(deployments[0].deployment_id.as_str()));
-    assert_eq!(session::Entity::find().all(&app.state.db).await.expect("read sessions").len(), 0);
+    assert_launched(&page);
+    assert!(page.body.contains("Using Exit Tickets to Adjust Instruction"), "{}", describe(&page));
+    let db = &app.state.db;
+    let sessions = session::Entity::find().all(db).await.expect("read sessions");
+    assert_eq!(sessions.len(), 1);
+    let users = user::Entity::find().all(db).await.expect("read users");
+    assert_eq!(users.len(), 1);
+    assert_eq!(sessions[0].user_id, users[0].id);
+    assert_eq!(sessions[0].platform_id, found.id);
+    let link_pk = sessions[0].resource_link_pk.expect("the session's link");
+    let link = microcred::store::launches::resource_link_by_id(db, link_pk).await.expect("read the link").expect("the link");
+    assert_eq!(link.credential_slug.as_deref(), NAMED);
+    assert_eq!(link.context_pk, sessions[0].context_pk);
+    let state = form.field("state").expect("the form's state").to_string();
+    let stored = login_state::Entity::find_by_id(state).one(db).await.expect("read login_states").expect("the state");
+    assert!(stored.used_at.is_some(), "{stored:?}");
+}
+
+/// The landing overview that a launch reads on the SQLite launch writer's
+/// connection is the one read through the pool, enrolment included.
+#[tokio::test]
+async fn landing_row_reads_enrolment() {
+    let (app, _platform, browser, form, _found) = launch_stopped_at_form_naming(NAMED).await;
+    assert_launched(&browser.submit_form(&form).await);
+    let db = &app.state.db;
+    let row = session::Entity::find().one(db).await.expect("read sessions").expect("the session");
+    let viewer = Viewer {
+        user_id: row.user_id,
+        platform_id: row.platform_id,
+        context_pk: row.context_pk,
+        resource_link_pk: row.resource_link_pk,
+        roles: RoleSet::from_storage(&row.roles),
+    };
+    let slug = NAMED.expect("a named micro-credential");
+    let enrolled = participation::enroll(db, &viewer, slug, &[]).await.expect("enrol");
+    let Some(sqlite) = app.state.writer.sqlite() else {
+        return;
+    };
+
+    let statement = participation::landing_statement(DbBackend::Sqlite, &viewer, slug).expect("a course launch");
+    let rows = sqlite
+        .run(move |connection| direct::query(connection, &statement, participation::landing_columns()))
+        .await
+        .expect("the batch commits")
+        .expect("the landing query");
+    let landing = participation::overview_from_row(db, rows.first().expect("the landing row")).await.expect("overview");
+
+    let through_pool = participation::overview(db, &viewer, slug).await.expect("overview through the pool");
+    assert_eq!(landing.enrollment.as_ref().map(|e| e.id), Some(enrolled.id));
+    assert_eq!(
+        serde_json::to_value(&landing).expect("serialize"),
+        serde_json::to_value(&through_pool).expect("serialize")
+    );
 }
 
 #[tokio::test]
