@@ -30,7 +30,7 @@ use sea_orm::sea_query::{ColumnType, Values};
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, IdenStatic, Iterable, ProxyRow, QueryResult, RuntimeErr, Statement, Value};
 use tokio::sync::oneshot;
 
-use super::writer::BatchObserver;
+use super::writer::{deliver_all, BatchObserver, Deliver};
 
 /// Maximum number of jobs in one transaction.
 const MAX_BATCH: usize = 64;
@@ -44,9 +44,6 @@ const BATCH_WINDOW: Duration = Duration::from_millis(2);
 
 /// How long a statement waits for another process's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Callback that sends a job's result once its batch is committed or has failed.
-type Deliver = Box<dyn FnOnce(Result<(), DbErr>) + Send>;
 
 /// One caller's work and the channel back to that caller.
 trait Job: Send {
@@ -166,13 +163,7 @@ fn run_batches(
             tracing::error!(%error, jobs = delivers.len(), "launch write batch failed to commit; its callers get the error");
             let _ = connection.execute_batch("ROLLBACK");
         }
-        for deliver in delivers {
-            let outcome = match &committed {
-                Ok(()) => Ok(()),
-                Err(error) => Err(DbErr::Custom(format!("the write could not be committed: {error}"))),
-            };
-            deliver(outcome);
-        }
+        deliver_all(delivers, committed.as_ref().map_err(ToString::to_string));
         if let Some(observe) = &observe {
             observe(count, started.elapsed());
         }

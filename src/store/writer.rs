@@ -37,7 +37,19 @@ use tokio::sync::{mpsc, oneshot};
 const MAX_BATCH: usize = 64;
 
 /// Callback that sends a job's result once its batch is committed or has failed.
-type Deliver = Box<dyn FnOnce(Result<(), DbErr>) + Send>;
+pub(super) type Deliver = Box<dyn FnOnce(Result<(), DbErr>) + Send>;
+
+/// Send every job of a batch its result: its output when the batch's
+/// `committed` is `Ok`, else the commit's error.
+pub(super) fn deliver_all(delivers: Vec<Deliver>, committed: Result<&(), String>) {
+    for deliver in delivers {
+        let outcome = match &committed {
+            Ok(()) => Ok(()),
+            Err(error) => Err(DbErr::Custom(format!("the write could not be committed: {error}"))),
+        };
+        deliver(outcome);
+    }
+}
 
 /// One caller's work and the channel back to that caller.
 trait Job: Send {
@@ -210,13 +222,7 @@ async fn run_batches(
         if let Err(error) = &committed {
             tracing::error!(%error, jobs = delivers.len(), "write batch failed to commit; its callers get the error");
         }
-        for deliver in delivers {
-            let outcome = match &committed {
-                Ok(()) => Ok(()),
-                Err(error) => Err(DbErr::Custom(format!("the write could not be committed: {error}"))),
-            };
-            deliver(outcome);
-        }
+        deliver_all(delivers, committed.as_ref().map_err(ToString::to_string));
         if let Some(observe) = &observe {
             observe(count, started.elapsed());
         }
