@@ -426,17 +426,22 @@ pub async fn complete_launch(
     let deployment_id = claims.deployment_id.clone().unwrap_or_default();
     let message_type = check_message(&claims).map_err(|error| with_deployment(error, &platform, &deployment_id))?;
 
-    // On a SQLite file, a launch from an active deployment stores its rows
-    // on the launch writer's connection. A launch that needs more than the
-    // statement that uses its state up (an unknown or inactive deployment,
-    // a state that cannot be used, a session whose micro-credential deep
-    // linking stored) takes the general path below.
-    let (platform, claims) = match app.writer.sqlite() {
-        Some(sqlite) => match record_on_sqlite(app, sqlite, &state, platform, claims, message_type).await? {
-            Ok(done) => return Ok(CompletedLaunch { state, ..done }),
-            Err(back) => back,
-        },
-        None => (platform, claims),
+    // A launch from an active deployment stores its rows on the launch
+    // writer's connection on a SQLite file, and with the statement that uses
+    // its state up on PostgreSQL. A launch that needs more than that
+    // statement (an unknown or inactive deployment, a state that cannot be
+    // used, a session whose micro-credential deep linking stored) takes the
+    // general path below.
+    let recorded = match app.writer.sqlite() {
+        Some(sqlite) => record_on_sqlite(app, sqlite, &state, platform, claims, message_type).await?,
+        None if app.db.get_database_backend() == DbBackend::Postgres => {
+            record_on_postgres(app, &state, platform, claims, message_type).await?
+        }
+        None => Err((platform, claims)),
+    };
+    let (platform, claims) = match recorded {
+        Ok(done) => return Ok(CompletedLaunch { state, ..done }),
+        Err(not_recorded) => not_recorded,
     };
 
     // The state is used up in the same transaction that checks the
@@ -544,19 +549,63 @@ async fn record_on_sqlite(
         Ok(stored) => stored,
         Err(not_recorded) => return Ok(Err(not_recorded)),
     };
-    // A micro-credential that is not found, or an overview that cannot be
-    // read, is left to the first page, which reads it again and explains.
     if let Some(row) = landing {
-        done.landing = match participation::overview_from_row(&app.db, &row).await {
-            Ok(overview) => Some(overview),
-            Err(WorkflowError::NotFound(_)) => None,
-            Err(error) => {
-                tracing::warn!(%error, "reading the landing overview after a launch failed; the first page reads it");
-                None
-            }
-        };
+        done.landing = landing_or_none(participation::overview_from_row(&app.db, &row).await);
     }
     Ok(Ok(done))
+}
+
+/// Record a launch on PostgreSQL in one statement that uses its state up
+/// and stores its rows and session, under the same conditions as
+/// [`record_on_sqlite`]; then read its landing overview. Otherwise
+/// nothing is stored, and the registration and the claims come back.
+async fn record_on_postgres(
+    app: &AppState,
+    state: &str,
+    platform: platform::Model,
+    claims: IdTokenClaims,
+    message_type: MessageType,
+) -> Result<Result<CompletedLaunch, NotRecorded>, FlowError> {
+    let inputs = LaunchInputs::from_claims(&claims);
+    if !inputs.credential_known() {
+        return Ok(Err((platform, claims)));
+    }
+    let deployment_id = claims.deployment_id.as_deref().unwrap_or_default();
+    let details = launch_details(&claims, inputs.credential.clone());
+    // The statement stores the key of the deployment it finds active, so 0 is only a placeholder here.
+    let new = new_session(&platform, 0, &inputs, message_type, details, None);
+    let (token, row) = sessions::new_row(app.settings.session.max_hours, new)?;
+    let (user, course, link) = (inputs.user(&platform), inputs.course(&platform), inputs.link());
+    let Some(rows) = launch_store::use_state_and_store_launch(&app.db, state, deployment_id, user, course, link, row).await?
+    else {
+        return Ok(Err((platform, claims)));
+    };
+    // The launch's rows are stored by now. If this write fails, the launch
+    // fails and the user launches again, which writes the services again.
+    if let (Some(ags), Some(link)) = (&claims.ags, &rows.resource_link) {
+        crate::advantage::passback::record_link_services(&app.db, platform.id, link.id, ags).await?;
+    }
+    let mut done = completed(token, rows, inputs.roles.clone(), message_type)?;
+    if message_type == MessageType::LtiResourceLinkRequest {
+        if let Some(slug) = done.session.landing_credential() {
+            let viewer = Viewer::from(&done.session);
+            done.landing = landing_or_none(participation::overview(&app.db, &viewer, slug).await);
+        }
+    }
+    Ok(Ok(done))
+}
+
+/// Keep a landing overview that was read, and leave one that is not found
+/// or failed to the first page, which reads it again and explains.
+fn landing_or_none(read: Result<Overview, WorkflowError>) -> Option<Overview> {
+    match read {
+        Ok(overview) => Some(overview),
+        Err(WorkflowError::NotFound(_)) => None,
+        Err(error) => {
+            tracing::warn!(%error, "reading the landing overview after a launch failed; the first page reads it");
+            None
+        }
+    }
 }
 
 async fn rejection_of_unused_state<C: ConnectionTrait>(db: &C, platform: &platform::Model) -> FlowError {

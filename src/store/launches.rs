@@ -226,7 +226,7 @@ pub struct UserRecord<'a> {
 /// launch without a name or email keeps the ones stored earlier.
 fn user_upsert(backend: DbBackend, record: &UserRecord<'_>) -> Statement {
     static SQL: SqlText = SqlText::new();
-    SQL.statement(backend, user_values(record, Utc::now()), |values| user_upsert_query(backend, values))
+    SQL.statement(backend, user_values(record, Utc::now()), |values| user_upsert_query(backend, values, None))
 }
 
 /// Return the values of [`user_upsert`], in the order of its columns.
@@ -243,7 +243,7 @@ fn user_values(record: &UserRecord<'_>, now: DateTime<Utc>) -> Vec<Value> {
 }
 
 /// Build [`user_upsert`] from the values that [`user_values`] lists.
-fn user_upsert_query(backend: DbBackend, values: &[Value]) -> Statement {
+fn user_upsert_query(backend: DbBackend, values: &[Value], only_if: Option<SimpleExpr>) -> Statement {
     use user::Column as Col;
     let columns = [Col::PlatformId, Col::Issuer, Col::Subject, Col::Name, Col::Email, Col::CreatedAt, Col::LastLaunchAt];
     // A user is one person per issuer (LTI's `sub` is stable within the
@@ -255,7 +255,8 @@ fn user_upsert_query(backend: DbBackend, values: &[Value]) -> Statement {
         .value(Col::Name, keep_stored(user::Entity, Col::Name))
         .value(Col::Email, keep_stored(user::Entity, Col::Email))
         .to_owned();
-    insert_row(backend, user::Entity, &columns, values, Some(on_conflict), true)
+    let exprs = values.iter().cloned().map(SimpleExpr::Value).collect();
+    insert_exprs(backend, user::Entity, &columns, exprs, Some(on_conflict), true, only_if)
 }
 
 /// Run an `INSERT ... RETURNING *` of one row and read the row.
@@ -281,7 +282,7 @@ pub async fn upsert_context<C: ConnectionTrait>(db: &C, record: ContextRecord<'_
 /// Build the upsert of [`upsert_context`].
 fn context_upsert(backend: DbBackend, record: &ContextRecord<'_>) -> Statement {
     static SQL: SqlText = SqlText::new();
-    SQL.statement(backend, context_values(record, Utc::now()), |values| context_upsert_query(backend, values))
+    SQL.statement(backend, context_values(record, Utc::now()), |values| context_upsert_query(backend, values, None))
 }
 
 /// Return the values of [`context_upsert`], in the order of its columns.
@@ -298,7 +299,7 @@ fn context_values(record: &ContextRecord<'_>, now: DateTime<Utc>) -> Vec<Value> 
 }
 
 /// Build [`context_upsert`] from the values that [`context_values`] lists.
-fn context_upsert_query(backend: DbBackend, values: &[Value]) -> Statement {
+fn context_upsert_query(backend: DbBackend, values: &[Value], only_if: Option<SimpleExpr>) -> Statement {
     use context::Column as Col;
     let columns = [Col::PlatformId, Col::Issuer, Col::ContextId, Col::Label, Col::Title, Col::CreatedAt, Col::UpdatedAt];
     let on_conflict = OnConflict::columns([Col::Issuer, Col::ContextId])
@@ -306,7 +307,8 @@ fn context_upsert_query(backend: DbBackend, values: &[Value]) -> Statement {
         .value(Col::Label, keep_stored(context::Entity, Col::Label))
         .value(Col::Title, keep_stored(context::Entity, Col::Title))
         .to_owned();
-    insert_row(backend, context::Entity, &columns, values, Some(on_conflict), true)
+    let exprs = values.iter().cloned().map(SimpleExpr::Value).collect();
+    insert_exprs(backend, context::Entity, &columns, exprs, Some(on_conflict), true, only_if)
 }
 
 /// A launch's resource link. The link's course is the launch's course.
@@ -353,12 +355,17 @@ fn resource_link_in_course(backend: DbBackend, values: &[Value]) -> Statement {
     );
     let mut rest = vec![values[0].clone()];
     rest.extend_from_slice(&values[3..]);
-    resource_link_query(backend, &rest, course_key)
+    resource_link_query(backend, &rest, course_key, None)
 }
 
 /// Build the upsert of a resource link from the values that [`link_values`]
 /// lists, with `course_key` for the key of its course.
-fn resource_link_query(backend: DbBackend, values: &[Value], course_key: SimpleExpr) -> Statement {
+fn resource_link_query(
+    backend: DbBackend,
+    values: &[Value],
+    course_key: SimpleExpr,
+    only_if: Option<SimpleExpr>,
+) -> Statement {
     use resource_link::Column as Col;
     let columns = [
         Col::PlatformId,
@@ -377,7 +384,7 @@ fn resource_link_query(backend: DbBackend, values: &[Value], course_key: SimpleE
         .value(Col::Title, keep_stored(resource_link::Entity, Col::Title))
         .value(Col::CredentialSlug, keep_stored(resource_link::Entity, Col::CredentialSlug))
         .to_owned();
-    insert_exprs(backend, resource_link::Entity, &columns, exprs, Some(on_conflict), true)
+    insert_exprs(backend, resource_link::Entity, &columns, exprs, Some(on_conflict), true, only_if)
 }
 
 /// The user, course, resource link and session rows of a launch.
@@ -408,23 +415,52 @@ pub async fn upsert_launch_rows<C: ConnectionTrait>(
         let with_session = session.is_some();
         let statement = postgres_launch_rows(&user, &course, link.as_ref(), session);
         let row = db.query_one(statement).await?.ok_or(DbErr::RecordNotInserted)?;
-        return Ok(LaunchRows {
-            user: user::Model::from_query_result(&row, USER_PART.prefix)?,
-            context: context::Model::from_query_result(&row, COURSE_PART.prefix)?,
-            resource_link: match with_link {
-                true => Some(resource_link::Model::from_query_result(&row, LINK_PART.prefix)?),
-                false => None,
-            },
-            session: match with_session {
-                true => Some(session::Model::from_query_result(&row, SESSION_PART.prefix)?),
-                false => None,
-            },
-        });
+        return postgres_rows_of(&row, with_link, with_session);
     }
     let with_session = session.is_some();
     let statements = sqlite_launch_rows(&user, &course, link.as_ref(), session);
     let rows = returned_rows(db, statements).await?;
     launch_rows_from(rows, link.is_some(), with_session)
+}
+
+/// Read the rows that [`postgres_launch_statement`]'s statement returned.
+fn postgres_rows_of(row: &QueryResult, with_link: bool, with_session: bool) -> Result<LaunchRows, DbErr> {
+    Ok(LaunchRows {
+        user: user::Model::from_query_result(row, USER_PART.prefix)?,
+        context: context::Model::from_query_result(row, COURSE_PART.prefix)?,
+        resource_link: match with_link {
+            true => Some(resource_link::Model::from_query_result(row, LINK_PART.prefix)?),
+            false => None,
+        },
+        session: match with_session {
+            true => Some(session::Model::from_query_result(row, SESSION_PART.prefix)?),
+            false => None,
+        },
+    })
+}
+
+/// On PostgreSQL, use up the login state `state` as
+/// [`use_state_of_active_deployment`] does, and only then store the rows
+/// of a launch and its session, in one statement that runs on its own, as
+/// its own transaction. The session's deployment key is that of
+/// deployment `deployment_id`, whatever `session` holds. `None` means that
+/// nothing changed: the state, its registration or the deployment needs
+/// [`use_login_state`] and the checks that follow it.
+pub async fn use_state_and_store_launch<C: ConnectionTrait>(
+    db: &C,
+    state: &str,
+    deployment_id: &str,
+    user: UserRecord<'_>,
+    course: ContextRecord<'_>,
+    link: Option<ResourceLinkRecord<'_>>,
+    session: session::Model,
+) -> Result<Option<LaunchRows>, DbErr> {
+    let with_link = link.is_some();
+    let statement = postgres_launch_statement(Some((state, deployment_id)), &user, &course, link.as_ref(), Some(session));
+    match db.query_one(statement).await? {
+        Some(row) => postgres_rows_of(&row, with_link, true).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// Build the SQLite statements that store a launch's rows, each returning
@@ -562,11 +598,33 @@ fn session_values(row: session::Model) -> Vec<Value> {
 
 /// Build a session's insert from the values that [`session_values`] lists
 /// and the expressions for its user's, course's and link's keys.
-fn session_row_query(backend: DbBackend, values: &[Value], [user_key, course_key, link_key]: [SimpleExpr; 3]) -> Statement {
+fn session_row_query(backend: DbBackend, values: &[Value], keys: [SimpleExpr; 3]) -> Statement {
+    session_insert_of(backend, values, keys, false)
+}
+
+/// Build a session's insert like [`session_row_query`]. With `from_used`,
+/// `values` lacks the deployment's key, which comes from the query named
+/// `used` of [`launch_rows_query`], and the row is inserted only when that
+/// query returned one.
+fn session_insert_of(
+    backend: DbBackend,
+    values: &[Value],
+    [user_key, course_key, link_key]: [SimpleExpr; 3],
+    from_used: bool,
+) -> Statement {
     let value = |i: usize| SimpleExpr::Value(values[i].clone());
-    let mut exprs = vec![value(0), user_key, value(1), value(2), course_key, link_key];
-    exprs.extend((3..values.len()).map(value));
-    insert_exprs(backend, session::Entity, &super::sessions::COLUMNS, exprs, None, true)
+    let (deployment_key, rest, only_if) = match from_used {
+        false => (value(2), 3, None),
+        true => (SimpleExpr::Custom(r#"(SELECT "deployment_pk" FROM "used")"#.to_string()), 2, Some(state_was_used())),
+    };
+    let mut exprs = vec![value(0), user_key, value(1), deployment_key, course_key, link_key];
+    exprs.extend((rest..values.len()).map(value));
+    insert_exprs(backend, session::Entity, &super::sessions::COLUMNS, exprs, None, true, only_if)
+}
+
+/// Return the condition that the query named `used` of [`launch_rows_query`] returned a row.
+fn state_was_used() -> SimpleExpr {
+    SimpleExpr::Custom(r#"EXISTS (SELECT 1 FROM "used")"#.to_string())
 }
 
 /// One part of the PostgreSQL statement that stores a launch's rows: the
@@ -594,54 +652,88 @@ fn postgres_launch_rows(
     link: Option<&ResourceLinkRecord<'_>>,
     session: Option<session::Model>,
 ) -> Statement {
+    postgres_launch_statement(None, user, course, link, session)
+}
+
+/// Build [`postgres_launch_rows`]'s statement. With `state_use` (the state
+/// and the deployment id of the launch), the statement first uses the
+/// login state up as [`use_state_of_active_deployment`] does, and stores
+/// the rows only when it did. The session's deployment key is then the
+/// one found there, whatever `session` holds.
+fn postgres_launch_statement(
+    state_use: Option<(&str, &str)>,
+    user: &UserRecord<'_>,
+    course: &ContextRecord<'_>,
+    link: Option<&ResourceLinkRecord<'_>>,
+    session: Option<session::Model>,
+) -> Statement {
     static ALL: SqlText = SqlText::new();
     static WITHOUT_LINK: SqlText = SqlText::new();
     static WITHOUT_SESSION: SqlText = SqlText::new();
     static NEITHER: SqlText = SqlText::new();
+    static STATE_AND_ALL: SqlText = SqlText::new();
+    static STATE_WITHOUT_LINK: SqlText = SqlText::new();
+    static STATE_WITHOUT_SESSION: SqlText = SqlText::new();
+    static STATE_NEITHER: SqlText = SqlText::new();
     let now = Utc::now();
-    let mut values = user_values(user, now);
+    let mut values = match state_use {
+        Some((state, deployment_id)) => state_use_values(state, deployment_id),
+        None => Vec::new(),
+    };
+    values.extend(user_values(user, now));
     values.extend(context_values(course, now));
     if let Some(link) = link {
         values.extend(link_values(course, link, now));
     }
-    let (with_link, with_session) = (link.is_some(), session.is_some());
+    let (uses_state, with_link, with_session) = (state_use.is_some(), link.is_some(), session.is_some());
     if let Some(row) = session {
-        values.extend(session_values(row));
+        let mut row_values = session_values(row);
+        if uses_state {
+            row_values.remove(2);
+        }
+        values.extend(row_values);
     }
-    let text = match (with_link, with_session) {
-        (true, true) => &ALL,
-        (false, true) => &WITHOUT_LINK,
-        (true, false) => &WITHOUT_SESSION,
-        (false, false) => &NEITHER,
+    let text = match (uses_state, with_link, with_session) {
+        (false, true, true) => &ALL,
+        (false, false, true) => &WITHOUT_LINK,
+        (false, true, false) => &WITHOUT_SESSION,
+        (false, false, false) => &NEITHER,
+        (true, true, true) => &STATE_AND_ALL,
+        (true, false, true) => &STATE_WITHOUT_LINK,
+        (true, true, false) => &STATE_WITHOUT_SESSION,
+        (true, false, false) => &STATE_NEITHER,
     };
-    text.statement(DbBackend::Postgres, values, |values| launch_rows_query(values, with_link, with_session))
+    text.statement(DbBackend::Postgres, values, |values| launch_rows_query(values, uses_state, with_link, with_session))
 }
 
-/// Build [`postgres_launch_rows`]'s statement from its values: 7 of the
-/// user, 7 of the course, then 7 of the link and 9 of the session when given.
-fn launch_rows_query(values: &[Value], with_link: bool, with_session: bool) -> Statement {
+/// Build [`postgres_launch_statement`]'s statement from its values: 5 of
+/// the state's use when `uses_state`, 7 of the user, 7 of the course, then
+/// 7 of the link and 9 of the session (8 with `uses_state`) when given.
+fn launch_rows_query(values: &[Value], uses_state: bool, with_link: bool, with_session: bool) -> Statement {
     let backend = DbBackend::Postgres;
     let key_from = |part: &Part| SimpleExpr::Custom(format!(r#"(SELECT "id" FROM "{}")"#, part.name));
+    let (mut sql, mut bound, mut next) = match uses_state {
+        true => (format!(r#"WITH "used" AS ({}), "#, numbered_placeholders_dollar(USE_STATE_OF_ACTIVE_DEPLOYMENT)), values[..5].to_vec(), 5),
+        false => (String::from("WITH "), Vec::with_capacity(values.len()), 0),
+    };
+    let only_if = || uses_state.then(state_was_used);
     let mut parts = vec![
-        (&USER_PART, column_names::<user::Entity>(), user_upsert_query(backend, &values[..7])),
-        (&COURSE_PART, column_names::<context::Entity>(), context_upsert_query(backend, &values[7..14])),
+        (&USER_PART, column_names::<user::Entity>(), user_upsert_query(backend, &values[next..next + 7], only_if())),
+        (&COURSE_PART, column_names::<context::Entity>(), context_upsert_query(backend, &values[next + 7..next + 14], only_if())),
     ];
-
-    let mut next = 14;
+    next += 14;
     if with_link {
-        let statement = resource_link_query(backend, &values[14..21], key_from(&COURSE_PART));
+        let statement = resource_link_query(backend, &values[next..next + 7], key_from(&COURSE_PART), only_if());
         parts.push((&LINK_PART, column_names::<resource_link::Entity>(), statement));
-        next = 21;
+        next += 7;
     }
     if with_session {
         let link_key = if with_link { key_from(&LINK_PART) } else { SimpleExpr::Keyword(Keyword::Null) };
         let keys = [key_from(&USER_PART), key_from(&COURSE_PART), link_key];
-        let statement = session_row_query(backend, &values[next..next + 9], keys);
+        let statement = session_insert_of(backend, &values[next..], keys, uses_state);
         parts.push((&SESSION_PART, column_names::<session::Entity>(), statement));
     }
 
-    let mut sql = String::from("WITH ");
-    let mut bound: Vec<Value> = Vec::with_capacity(values.len());
     let mut columns = Vec::new();
     let mut names = Vec::new();
     for (part, part_columns, statement) in parts {
@@ -655,6 +747,12 @@ fn launch_rows_query(values: &[Value], with_link: bool, with_session: bool) -> S
     }
     sql.push_str(&format!(" SELECT {} FROM {}", columns.join(", "), names.join(" CROSS JOIN ")));
     Statement::from_sql_and_values(backend, sql, bound)
+}
+
+/// Turn SQLite's numbered placeholders `?1`, `?2` and so on into
+/// PostgreSQL's `$1`, `$2`. `sql` must hold no `?` other than placeholders.
+fn numbered_placeholders_dollar(sql: &str) -> String {
+    sql.replace('?', "$")
 }
 
 /// Return the names of an entity's columns.
@@ -840,16 +938,36 @@ mod tests {
     fn postgres_launch_rows_text_is_kept() {
         for (with_link, with_session, count) in [(true, true, 30), (false, true, 23), (true, false, 21), (false, false, 14)] {
             let kept = SqlText::new().keeps(DbBackend::Postgres, count, |values| {
-                launch_rows_query(values, with_link, with_session)
+                launch_rows_query(values, false, with_link, with_session)
             });
             assert!(kept, "link {with_link}, session {with_session}");
+            let kept = SqlText::new().keeps(DbBackend::Postgres, count + 5 - usize::from(with_session), |values| {
+                launch_rows_query(values, true, with_link, with_session)
+            });
+            assert!(kept, "with the state's use: link {with_link}, session {with_session}");
         }
+    }
+
+    #[test]
+    fn postgres_launch_stores_rows_only_after_state_use() {
+        let values: Vec<Value> = (0..34i64).map(Into::into).collect();
+        let statement = launch_rows_query(&values, true, true, true);
+        let sql = &statement.sql;
+
+        assert!(sql.starts_with(r#"WITH "used" AS (UPDATE "login_states" SET "used_at" = $1"#), "{sql}");
+        assert!(!sql.contains('?'), "{sql}");
+        assert_eq!(sql.matches(r#"WHERE EXISTS (SELECT 1 FROM "used")"#).count(), 4, "{sql}");
+        assert!(sql.contains(r#"(SELECT "deployment_pk" FROM "used")"#), "{sql}");
+        assert!(!sql.contains(" VALUES "), "every row must wait for the state's use: {sql}");
+        assert!(sql.contains("$34"), "{sql}");
+        assert!(!sql.contains("$35"), "{sql}");
+        assert_eq!(statement.values.map(|Values(bound)| bound.len()), Some(34));
     }
 
     #[test]
     fn postgres_launch_rows_take_keys_from_earlier_parts() {
         let values: Vec<Value> = (0..30i64).map(Into::into).collect();
-        let statement = launch_rows_query(&values, true, true);
+        let statement = launch_rows_query(&values, false, true, true);
         let sql = &statement.sql;
         assert!(sql.starts_with(r#"WITH "launch_user" AS (INSERT INTO "users""#), "{sql}");
         assert!(sql.contains(r#"(SELECT "id" FROM "launch_course")"#), "{sql}");

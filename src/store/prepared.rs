@@ -65,11 +65,13 @@ where
     C: IntoIden + Copy + 'static,
 {
     let exprs = values.iter().cloned().map(SimpleExpr::Value).collect();
-    insert_exprs(backend, table, columns, exprs, on_conflict, returning)
+    insert_exprs(backend, table, columns, exprs, on_conflict, returning, None)
 }
 
 /// Build an `INSERT` of one row like [`insert_row`], with an expression,
-/// such as a subquery, for each column.
+/// such as a subquery, for each column. With `only_if`, the row is
+/// inserted by `INSERT ... SELECT ... WHERE only_if`, so that nothing is
+/// inserted when the condition is false.
 pub fn insert_exprs<T, C>(
     backend: DbBackend,
     table: T,
@@ -77,6 +79,7 @@ pub fn insert_exprs<T, C>(
     exprs: Vec<SimpleExpr>,
     on_conflict: Option<OnConflict>,
     returning: bool,
+    only_if: Option<SimpleExpr>,
 ) -> Statement
 where
     T: IntoIden + 'static,
@@ -84,7 +87,15 @@ where
 {
     let mut insert = Query::insert();
     insert.into_table(table).columns(columns.iter().copied());
-    insert.values_panic(exprs);
+    match only_if {
+        Some(condition) => {
+            let select = Query::select().exprs(exprs).and_where(condition).to_owned();
+            insert.select_from(select).expect("one expression for each column");
+        }
+        None => {
+            insert.values_panic(exprs);
+        }
+    }
     if let Some(on_conflict) = on_conflict {
         insert.on_conflict(on_conflict);
     }
