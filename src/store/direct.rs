@@ -14,8 +14,9 @@
 //! that the entities' own `FromQueryResult` reads them.
 //!
 //! Each batch waits for this process's turn to write ([`super::write_turn`]),
-//! like the other writers. A caller gets its job's result only after the
-//! batch is committed.
+//! like the other writers. Each job runs inside a savepoint, so a job that
+//! fails leaves no writes behind while the rest of its batch is committed.
+//! A caller gets its job's result only after the batch is committed.
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
@@ -52,19 +53,22 @@ trait Job: Send {
     fn fail(self: Box<Self>, error: DbErr);
 }
 
-struct Pending<T, F> {
+struct Pending<T, E, F> {
     work: F,
-    reply: oneshot::Sender<Result<T, DbErr>>,
+    reply: oneshot::Sender<Result<Result<T, E>, DbErr>>,
 }
 
-impl<T, F> Job for Pending<T, F>
+impl<T, E, F> Job for Pending<T, E, F>
 where
     T: Send + 'static,
-    F: FnOnce(&Connection) -> T + Send + 'static,
+    E: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
 {
     fn run(self: Box<Self>, connection: &Connection) -> Deliver {
         let Pending { work, reply } = *self;
+        begin_job(connection);
         let output = work(connection);
+        end_job(connection, output.is_ok());
         Box::new(move |committed: Result<(), DbErr>| {
             // The caller may have gone (a closed connection). Its rows stay stored.
             let _ = reply.send(committed.map(|()| output));
@@ -73,6 +77,21 @@ where
 
     fn fail(self: Box<Self>, error: DbErr) {
         let _ = self.reply.send(Err(error));
+    }
+}
+
+/// Open the savepoint that lets one job's writes be undone without the batch's.
+fn begin_job(connection: &Connection) {
+    if let Err(error) = connection.execute_batch("SAVEPOINT job") {
+        tracing::error!(%error, "launch write job failed to open its savepoint");
+    }
+}
+
+/// Keep the writes of the job that began last, or undo them when it failed.
+fn end_job(connection: &Connection, keep: bool) {
+    let sql = if keep { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+    if let Err(error) = connection.execute_batch(sql) {
+        tracing::error!(%error, keep, "launch write job failed to close its savepoint");
     }
 }
 
@@ -103,12 +122,14 @@ impl DirectWriter {
     }
 
     /// Run `work` in a batch's transaction and return its output once the
-    /// transaction is committed. `work` reports its own failures in `T`, and
-    /// the outer error means that the transaction failed to begin or commit.
-    pub async fn run<T, F>(&self, work: F) -> Result<T, DbErr>
+    /// transaction is committed. When `work` returns an error, or panics,
+    /// its writes are undone and the rest of the batch is kept. The outer
+    /// error means that the transaction failed to begin or commit.
+    pub async fn run<T, E, F>(&self, work: F) -> Result<Result<T, E>, DbErr>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> T + Send + 'static,
+        E: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         self.sender
@@ -155,7 +176,10 @@ fn run_batches(
             // A panicking job loses only its own result, not the batch or the thread.
             match std::panic::catch_unwind(AssertUnwindSafe(|| job.run(&connection))) {
                 Ok(deliver) => delivers.push(deliver),
-                Err(_) => tracing::error!("launch write job panicked; its caller gets an error and the batch goes on"),
+                Err(_) => {
+                    end_job(&connection, false);
+                    tracing::error!("launch write job panicked; its writes are undone, its caller gets an error and the batch goes on");
+                }
             }
         }
         let committed = connection.execute_batch("COMMIT");
@@ -499,12 +523,39 @@ mod tests {
     async fn panicking_job_keeps_batch_going() {
         let dir = tempfile::tempdir().expect("a scratch folder");
         let (db, writer) = scratch(&dir).await;
-        let panicked = writer.run(|_: &Connection| -> usize { panic!("job fails") }).await;
+        let first = insert(&full(7));
+        let panicked = writer
+            .run(move |connection| -> Result<usize, DbErr> {
+                execute(connection, &first)?;
+                panic!("job fails")
+            })
+            .await;
         assert!(panicked.is_err());
 
         let good = insert(&full(6));
         writer.run(move |connection| execute(connection, &good)).await.expect("the batch commits").expect("the insert");
         assert_eq!(sample::Entity::find().count(&db).await.expect("count"), 1);
+    }
+
+    #[tokio::test]
+    async fn failed_job_leaves_no_rows() {
+        let dir = tempfile::tempdir().expect("a scratch folder");
+        let (db, writer) = scratch(&dir).await;
+        let (first, second) = (insert(&full(8)), insert(&full(9)));
+
+        let failed = writer
+            .run(move |connection| -> Result<(), DbErr> {
+                execute(connection, &first)?;
+                Err(DbErr::Custom("the job's own check failed".to_string()))
+            })
+            .await
+            .expect("the batch commits");
+        let kept = writer.run(move |connection| execute(connection, &second)).await.expect("the batch commits");
+
+        assert!(failed.is_err());
+        assert_eq!(kept.expect("the insert"), 1);
+        let ids: Vec<i64> = sample::Entity::find().all(&db).await.expect("read").into_iter().map(|row| row.id).collect();
+        assert_eq!(ids, vec![9]);
     }
 
     #[test]
