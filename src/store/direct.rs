@@ -123,7 +123,7 @@ impl DirectWriter {
 
     /// Run `work` in a batch's transaction and return its output once the
     /// transaction is committed. When `work` returns an error, or panics,
-    /// its writes are undone and the rest of the batch is kept. The outer
+    /// its writes are undone and the rest of the batch is committed. The outer
     /// error means that the transaction failed to begin or commit.
     pub async fn run<T, E, F>(&self, work: F) -> Result<Result<T, E>, DbErr>
     where
@@ -550,10 +550,10 @@ mod tests {
             })
             .await
             .expect("the batch commits");
-        let kept = writer.run(move |connection| execute(connection, &second)).await.expect("the batch commits");
+        let second_insert = writer.run(move |connection| execute(connection, &second)).await.expect("the batch commits");
 
         assert!(failed.is_err());
-        assert_eq!(kept.expect("the insert"), 1);
+        assert_eq!(second_insert.expect("the insert"), 1);
         let ids: Vec<i64> = sample::Entity::find().all(&db).await.expect("read").into_iter().map(|row| row.id).collect();
         assert_eq!(ids, vec![9]);
     }
