@@ -326,13 +326,25 @@ async fn outbox(app: &TestApp) -> Vec<score_outbox::Model> {
 
 /// Waits until an outbox row satisfies `done`, and returns it.
 async fn wait_for_row(app: &TestApp, what: &str, done: impl Fn(&score_outbox::Model) -> bool) -> score_outbox::Model {
+    let rows = wait_for_outbox(app, &format!("an outbox row to become {what}"), |rows| rows.iter().any(&done)).await;
+    rows.into_iter().find(|row| done(row)).expect("the row that was found")
+}
+
+/// Waits until every outbox row is sent, and returns the rows. The platform
+/// records a score before its response reaches the tool, so a test that has
+/// seen the score arrive may still find its row being sent.
+async fn wait_for_all_sent(app: &TestApp) -> Vec<score_outbox::Model> {
+    wait_for_outbox(app, "every outbox row to be sent", |rows| rows.iter().all(|row| row.status == passback::STATUS_SENT)).await
+}
+
+async fn wait_for_outbox(app: &TestApp, what: &str, done: impl Fn(&[score_outbox::Model]) -> bool) -> Vec<score_outbox::Model> {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let rows = outbox(app).await;
-        if let Some(row) = rows.iter().find(|row| done(row)) {
-            return row.clone();
+        if done(&rows) {
+            return rows;
         }
-        assert!(tokio::time::Instant::now() < deadline, "no outbox row became {what} within {WAIT:?}: {rows:#?}");
+        assert!(tokio::time::Instant::now() < deadline, "waited {WAIT:?} for {what}: {rows:#?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -669,8 +681,7 @@ async fn scores_follow_each_state_change() {
     for score in &scores[..11] {
         assert_no_grade(score);
     }
-    let rows = outbox(&app).await;
-    assert!(rows.iter().all(|row| row.status == passback::STATUS_SENT), "{rows:#?}");
+    wait_for_all_sent(&app).await;
 }
 
 #[tokio::test]
@@ -978,9 +989,8 @@ async fn pending_scores_sent_after_restart() {
     assert!(scores.iter().any(|score| score.user_id() == Some("grace")), "{scores:#?}");
     tokio::time::sleep(Duration::from_millis(10 * POLL_INTERVAL_MS)).await;
     assert_eq!(platform.scores().len(), 2, "the superseded score is never sent");
-    let rows = outbox(&app).await;
-    let sent_statuses: Vec<&str> = rows.iter().map(|row| row.status.as_str()).collect();
-    assert_eq!(sent_statuses, ["superseded", "sent", "sent"]);
+    let sent = ["superseded", "sent", "sent"];
+    wait_for_outbox(&app, "the two newest rows to be sent", |rows| rows.iter().map(|row| row.status.as_str()).eq(sent)).await;
 }
 
 #[tokio::test]
@@ -1037,8 +1047,8 @@ async fn two_workers_send_each_score_once() {
     users.dedup();
     assert_eq!(users.len(), LEARNERS, "every learner's score arrived");
     assert_eq!(scores.len(), LEARNERS, "no score was sent twice");
-    let rows = outbox(&first).await;
-    assert!(rows.iter().all(|row| row.status == passback::STATUS_SENT && row.attempts == 1), "{rows:#?}");
+    let rows = wait_for_all_sent(&first).await;
+    assert!(rows.iter().all(|row| row.attempts == 1), "{rows:#?}");
     drop(second);
 }
 
