@@ -57,7 +57,11 @@ enum Samples {
 /// Instances that start together on one database do this one at a time.
 async fn open_database(settings: &Settings, samples: Samples) -> anyhow::Result<DatabaseConnection> {
     let db = store::connect(&settings.database).await.map_err(|e| {
-        anyhow::anyhow!("cannot open the database {}: {e}", crate::config::redact_url(&settings.database.url))
+        let cause = match e {
+            sea_orm::DbErr::Custom(message) => message,
+            other => other.to_string(),
+        };
+        anyhow::anyhow!("cannot open the database {}: {cause}", crate::config::redact_url(&settings.database.url))
     })?;
     let setup = store::begin_setup(&db)
         .await

@@ -99,6 +99,7 @@ async fn connect_postgres(settings: &DatabaseSettings) -> Result<DatabaseConnect
     use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
     let connection_error = |e| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e));
     let options = settings.url.parse::<PgConnectOptions>().map_err(connection_error)?.disable_statement_logging();
+    probe_postgres(&options).await?;
     let pool = PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .min_connections(1)
@@ -116,6 +117,55 @@ async fn connect_postgres(settings: &DatabaseSettings) -> Result<DatabaseConnect
         .await
         .map_err(connection_error)?;
     Ok(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
+}
+
+/// Open one connection and close it again, so that a wrong host, port,
+/// database name, user or password is reported at once and with its cause.
+/// The pool would retry a refused connection until its timeout and then
+/// report only that it timed out.
+async fn probe_postgres(options: &sea_orm::sqlx::postgres::PgConnectOptions) -> Result<(), DbErr> {
+    use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
+    let server = format!("{}:{}", options.get_host(), options.get_port());
+    match tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await {
+        Ok(Ok(connection)) => {
+            let _ = connection.close().await;
+            Ok(())
+        }
+        Ok(Err(error)) => Err(DbErr::Custom(explain_postgres_error(options, &server, &error))),
+        Err(_) => Err(DbErr::Custom(format!(
+            "connecting to the PostgreSQL server at {server} timed out after {} s; check the host and port in \
+             database.url, and that a firewall lets the connection through",
+            CONNECT_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// Describe a failed PostgreSQL connection and what to change to fix it.
+fn explain_postgres_error(
+    options: &sea_orm::sqlx::postgres::PgConnectOptions,
+    server: &str,
+    error: &sea_orm::sqlx::Error,
+) -> String {
+    use sea_orm::sqlx::Error;
+    let database = options.get_database().unwrap_or(options.get_username());
+    match error {
+        Error::Io(cause) if cause.kind() == std::io::ErrorKind::ConnectionRefused => format!(
+            "connection refused at {server}: no PostgreSQL server is running there; start it, or correct the \
+             host and port in database.url"
+        ),
+        Error::Io(cause) => format!("cannot reach {server}: {cause}; check the host and port in database.url"),
+        Error::Database(cause) if cause.code().as_deref() == Some("3D000") => format!(
+            "the PostgreSQL server at {server} has no database named \"{database}\"; create it (for example \
+             with `createdb {database}`), or name an existing database in database.url"
+        ),
+        Error::Database(cause) if matches!(cause.code().as_deref(), Some("28000" | "28P01")) => format!(
+            "the PostgreSQL server at {server} rejected the user \"{}\": {}; check the user and password in \
+             database.url",
+            options.get_username(),
+            cause.message()
+        ),
+        other => format!("cannot connect to the PostgreSQL server at {server}: {other}"),
+    }
 }
 
 /// Queues for the write lock of each SQLite file this process opened, by path.

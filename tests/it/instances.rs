@@ -243,3 +243,49 @@ async fn postgres_connection_closed_while_idle_is_replaced() {
     let second = server_process_of(&db).await.expect("the pool replaces the closed connection before lending it");
     assert_ne!(second, first);
 }
+
+/// Returns the error `Application::build` gives for `database_url`.
+async fn start_error(database_url: &str) -> String {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let settings = support::settings(database_url, folder.path());
+    match Application::build(settings).await {
+        Ok(_) => panic!("the tool started on {database_url}"),
+        Err(error) => format!("{error:#}"),
+    }
+}
+
+#[tokio::test]
+async fn postgres_port_without_server_reported_at_once() {
+    // A port that was free a moment ago: nothing listens on it.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        listener.local_addr().expect("its address").port()
+    };
+    let message = start_error(&format!("postgres://postgres:hunter22@127.0.0.1:{port}/microcred")).await;
+    assert!(message.contains(&format!("connection refused at 127.0.0.1:{port}: no PostgreSQL server is running there")), "{message}");
+    assert!(message.contains("correct the host and port in database.url"), "{message}");
+    assert!(!message.contains("hunter22"), "the password is not shown: {message}");
+}
+
+#[tokio::test]
+async fn postgres_missing_database_named_with_remedy() {
+    if support::backend() != support::Backend::Postgres {
+        eprintln!(
+            "postgres_missing_database_named_with_remedy: skipped because it runs on PostgreSQL only (MICROCRED_TEST_DB=postgres)"
+        );
+        return;
+    }
+    let existing = TestDatabase::create().await;
+    let mut url = url::Url::parse(&existing.url).expect("a database URL");
+    let missing = format!("mc_missing_{}", uuid::Uuid::new_v4().simple());
+    url.set_path(&format!("/{missing}"));
+    let message = start_error(url.as_str()).await;
+    assert!(message.contains(&format!("has no database named \"{missing}\"")), "{message}");
+    assert!(message.contains(&format!("`createdb {missing}`")), "{message}");
+
+    let mut unknown_user = url::Url::parse(&existing.url).expect("a database URL");
+    unknown_user.set_username("mc_no_such_role").expect("a URL with a user");
+    let message = start_error(unknown_user.as_str()).await;
+    assert!(message.contains("rejected the user \"mc_no_such_role\""), "{message}");
+    assert!(message.contains("check the user and password in database.url"), "{message}");
+}
