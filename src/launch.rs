@@ -555,10 +555,11 @@ async fn record_on_sqlite(
     Ok(Ok(done))
 }
 
-/// Record a launch on PostgreSQL in one statement that uses its state up
-/// and stores its rows and session, under the same conditions as
-/// [`record_on_sqlite`]; then read its landing overview. Otherwise
-/// nothing is stored, and the registration and the claims come back.
+/// Record a launch on PostgreSQL in one statement that uses its state up,
+/// stores its rows and session, and reads the row of the landing overview
+/// of the micro-credential it names, under the same conditions as
+/// [`record_on_sqlite`]. Otherwise nothing is stored, and the registration
+/// and the claims come back.
 async fn record_on_postgres(
     app: &AppState,
     state: &str,
@@ -576,8 +577,28 @@ async fn record_on_postgres(
     let new = new_session(&platform, 0, &inputs, message_type, details, None);
     let (token, row) = sessions::new_row(app.settings.session.max_hours, new)?;
     let (user, course, link) = (inputs.user(&platform), inputs.course(&platform), inputs.link());
-    let Some(rows) = launch_store::use_state_and_store_launch(&app.db, state, deployment_id, user, course, link, row).await?
-    else {
+    // The micro-credential that a participant of this launch lands on. The
+    // statement reads its row before it writes, which a launch does not change.
+    let landing_slug = match message_type {
+        MessageType::LtiResourceLinkRequest => inputs.credential.as_deref(),
+        _ => None,
+    };
+    let landing = landing_slug.map(|slug| {
+        let (user_key, course_key) = (launch_store::stored_user_key(), launch_store::stored_course_key());
+        participation::landing_query_for(DbBackend::Postgres, user_key, course_key, slug.into())
+    });
+    let stored = launch_store::use_state_and_store_launch(
+        &app.db,
+        state,
+        deployment_id,
+        user,
+        course,
+        link,
+        row,
+        landing.as_ref(),
+    )
+    .await?;
+    let Some((rows, landing_row)) = stored else {
         return Ok(Err((platform, claims)));
     };
     // The launch's rows are stored by now. If this write fails, the launch
@@ -588,8 +609,11 @@ async fn record_on_postgres(
     let mut done = completed(token, rows, inputs.roles.clone(), message_type)?;
     if message_type == MessageType::LtiResourceLinkRequest {
         if let Some(slug) = done.session.landing_credential() {
-            let viewer = Viewer::from(&done.session);
-            done.landing = landing_or_none(participation::overview(&app.db, &viewer, slug).await);
+            let read = match landing_slug == Some(slug) {
+                true => participation::overview_from_joined_row(&app.db, &landing_row, slug).await,
+                false => participation::overview(&app.db, &Viewer::from(&done.session), slug).await,
+            };
+            done.landing = landing_or_none(read);
         }
     }
     Ok(Ok(done))

@@ -446,6 +446,13 @@ fn postgres_rows_of(row: &QueryResult, with_link: bool, with_session: bool) -> R
 /// deployment `deployment_id`, whatever `session` holds. `None` means that
 /// nothing changed: the state, its registration or the deployment needs
 /// [`use_login_state`] and the checks that follow it.
+///
+/// With `landing`, a select of at most one row that takes the user's and
+/// the course's keys from [`stored_user_key`] and [`stored_course_key`], the
+/// statement's row also contains that select's columns, left-joined and
+/// read before the statement's writes. That row is returned with the
+/// launch's rows.
+#[allow(clippy::too_many_arguments)]
 pub async fn use_state_and_store_launch<C: ConnectionTrait>(
     db: &C,
     state: &str,
@@ -454,13 +461,30 @@ pub async fn use_state_and_store_launch<C: ConnectionTrait>(
     course: ContextRecord<'_>,
     link: Option<ResourceLinkRecord<'_>>,
     session: session::Model,
-) -> Result<Option<LaunchRows>, DbErr> {
+    landing: Option<&Statement>,
+) -> Result<Option<(LaunchRows, QueryResult)>, DbErr> {
     let with_link = link.is_some();
-    let statement = postgres_launch_statement(Some((state, deployment_id)), &user, &course, link.as_ref(), Some(session));
+    let statement =
+        postgres_launch_statement(Some((state, deployment_id)), &user, &course, link.as_ref(), Some(session), landing);
     match db.query_one(statement).await? {
-        Some(row) => postgres_rows_of(&row, with_link, true).map(Some),
+        Some(row) => Ok(Some((postgres_rows_of(&row, with_link, true)?, row))),
         None => Ok(None),
     }
+}
+
+/// Return the key of the user that [`use_state_and_store_launch`] stores, for its `landing` select.
+pub fn stored_user_key() -> SimpleExpr {
+    part_key(&USER_PART)
+}
+
+/// Return the key of the course that [`use_state_and_store_launch`] stores, for its `landing` select.
+pub fn stored_course_key() -> SimpleExpr {
+    part_key(&COURSE_PART)
+}
+
+/// Return the key of the row that a part of the launch statement stores.
+fn part_key(part: &Part) -> SimpleExpr {
+    SimpleExpr::Custom(format!(r#"(SELECT "id" FROM "{}")"#, part.name))
 }
 
 /// Build the SQLite statements that store a launch's rows, each returning
@@ -652,7 +676,7 @@ fn postgres_launch_rows(
     link: Option<&ResourceLinkRecord<'_>>,
     session: Option<session::Model>,
 ) -> Statement {
-    postgres_launch_statement(None, user, course, link, session)
+    postgres_launch_statement(None, user, course, link, session, None)
 }
 
 /// Build [`postgres_launch_rows`]'s statement. With `state_use` (the state
@@ -666,6 +690,7 @@ fn postgres_launch_statement(
     course: &ContextRecord<'_>,
     link: Option<&ResourceLinkRecord<'_>>,
     session: Option<session::Model>,
+    landing: Option<&Statement>,
 ) -> Statement {
     static ALL: SqlText = SqlText::new();
     static WITHOUT_LINK: SqlText = SqlText::new();
@@ -693,25 +718,51 @@ fn postgres_launch_statement(
         }
         values.extend(row_values);
     }
-    let text = match (uses_state, with_link, with_session) {
-        (false, true, true) => &ALL,
-        (false, false, true) => &WITHOUT_LINK,
-        (false, true, false) => &WITHOUT_SESSION,
-        (false, false, false) => &NEITHER,
-        (true, true, true) => &STATE_AND_ALL,
-        (true, false, true) => &STATE_WITHOUT_LINK,
-        (true, true, false) => &STATE_WITHOUT_SESSION,
-        (true, false, false) => &STATE_NEITHER,
+    let Some(landing) = landing else {
+        let text = match (uses_state, with_link, with_session) {
+            (false, true, true) => &ALL,
+            (false, false, true) => &WITHOUT_LINK,
+            (false, true, false) => &WITHOUT_SESSION,
+            (false, false, false) => &NEITHER,
+            (true, true, true) => &STATE_AND_ALL,
+            (true, false, true) => &STATE_WITHOUT_LINK,
+            (true, true, false) => &STATE_WITHOUT_SESSION,
+            (true, false, false) => &STATE_NEITHER,
+        };
+        let build = |values: &[Value]| launch_rows_query(values, uses_state, with_link, with_session, None);
+        return text.statement(DbBackend::Postgres, values, build);
     };
-    text.statement(DbBackend::Postgres, values, |values| launch_rows_query(values, uses_state, with_link, with_session))
+    // Only the landing select's values change from launch to launch, so the
+    // text of the whole statement is kept for each variant that joins it.
+    static STATE_AND_ALL_LANDING: SqlText = SqlText::new();
+    static STATE_WITHOUT_LINK_LANDING: SqlText = SqlText::new();
+    let landing_values = landing.values.clone().map(|Values(values)| values).unwrap_or_default();
+    let landing_query = (landing.sql.as_str(), landing_values.len());
+    values.extend(landing_values);
+    let build = |values: &[Value]| launch_rows_query(values, uses_state, with_link, with_session, Some(landing_query));
+    match (uses_state, with_link, with_session) {
+        (true, true, true) => STATE_AND_ALL_LANDING.statement(DbBackend::Postgres, values, build),
+        (true, false, true) => STATE_WITHOUT_LINK_LANDING.statement(DbBackend::Postgres, values, build),
+        _ => build(&values),
+    }
 }
 
 /// Build [`postgres_launch_statement`]'s statement from its values: 5 of
 /// the state's use when `uses_state`, 7 of the user, 7 of the course, then
 /// 7 of the link and 9 of the session (8 with `uses_state`) when given.
-fn launch_rows_query(values: &[Value], uses_state: bool, with_link: bool, with_session: bool) -> Statement {
+/// With `landing` (the text of a select and the number of its values,
+/// which come last), the select is left-joined to the returned row.
+fn launch_rows_query(
+    values: &[Value],
+    uses_state: bool,
+    with_link: bool,
+    with_session: bool,
+    landing: Option<(&str, usize)>,
+) -> Statement {
     let backend = DbBackend::Postgres;
-    let key_from = |part: &Part| SimpleExpr::Custom(format!(r#"(SELECT "id" FROM "{}")"#, part.name));
+    let key_from = part_key;
+    let landing_count = landing.map_or(0, |(_, count)| count);
+    let (values, landing_values) = values.split_at(values.len() - landing_count);
     let (mut sql, mut bound, mut next) = match uses_state {
         true => (format!(r#"WITH "used" AS ({}), "#, numbered_placeholders_dollar(USE_STATE_OF_ACTIVE_DEPLOYMENT)), values[..5].to_vec(), 5),
         false => (String::from("WITH "), Vec::with_capacity(values.len()), 0),
@@ -745,7 +796,13 @@ fn launch_rows_query(values: &[Value], uses_state: bool, with_link: bool, with_s
         columns.extend(part_columns.iter().map(|column| format!(r#""{}"."{column}" AS "{}{column}""#, part.name, part.prefix)));
         names.push(format!(r#""{}""#, part.name));
     }
-    sql.push_str(&format!(" SELECT {} FROM {}", columns.join(", "), names.join(" CROSS JOIN ")));
+    let mut from = names.join(" CROSS JOIN ");
+    if let Some((landing, _)) = landing {
+        from.push_str(&format!(r#" LEFT JOIN LATERAL ({}) AS "landing" ON TRUE"#, shift_placeholders(landing, bound.len())));
+        bound.extend_from_slice(landing_values);
+        columns.push(r#""landing".*"#.to_string());
+    }
+    sql.push_str(&format!(" SELECT {} FROM {}", columns.join(", "), from));
     Statement::from_sql_and_values(backend, sql, bound)
 }
 
@@ -938,11 +995,11 @@ mod tests {
     fn postgres_launch_rows_text_is_kept() {
         for (with_link, with_session, count) in [(true, true, 30), (false, true, 23), (true, false, 21), (false, false, 14)] {
             let kept = SqlText::new().keeps(DbBackend::Postgres, count, |values| {
-                launch_rows_query(values, false, with_link, with_session)
+                launch_rows_query(values, false, with_link, with_session, None)
             });
             assert!(kept, "link {with_link}, session {with_session}");
             let kept = SqlText::new().keeps(DbBackend::Postgres, count + 5 - usize::from(with_session), |values| {
-                launch_rows_query(values, true, with_link, with_session)
+                launch_rows_query(values, true, with_link, with_session, None)
             });
             assert!(kept, "with the state's use: link {with_link}, session {with_session}");
         }
@@ -951,7 +1008,7 @@ mod tests {
     #[test]
     fn postgres_launch_stores_rows_only_after_state_use() {
         let values: Vec<Value> = (0..34i64).map(Into::into).collect();
-        let statement = launch_rows_query(&values, true, true, true);
+        let statement = launch_rows_query(&values, true, true, true, None);
         let sql = &statement.sql;
 
         assert!(sql.starts_with(r#"WITH "used" AS (UPDATE "login_states" SET "used_at" = $1"#), "{sql}");
@@ -965,9 +1022,41 @@ mod tests {
     }
 
     #[test]
+    fn postgres_launch_joins_landing_last() {
+        let slug = Value::from("exit-tickets");
+        let landing = crate::workflow::participation::landing_query_for(
+            DbBackend::Postgres,
+            stored_user_key(),
+            stored_course_key(),
+            slug.clone(),
+        );
+        assert_eq!(landing.values.clone().map(|Values(bound)| bound), Some(vec![slug.clone()]), "{}", landing.sql);
+        let mut values: Vec<Value> = (0..34i64).map(Into::into).collect();
+        values.push(slug.clone());
+
+        let statement = launch_rows_query(&values, true, true, true, Some((&landing.sql, 1)));
+        let sql = &statement.sql;
+
+        assert!(sql.contains(r#" FROM "launch_user" CROSS JOIN "launch_course" CROSS JOIN "launch_link" CROSS JOIN "launch_session" LEFT JOIN LATERAL (SELECT "#), "{sql}");
+        assert!(sql.ends_with(r#" AS "landing" ON TRUE"#), "{sql}");
+        assert!(sql.contains(r#", "landing".* FROM "#), "{sql}");
+        assert!(sql.contains(r#""enrollments"."user_id" = ((SELECT "id" FROM "launch_user"))"#), "the stored user: {sql}");
+        assert!(sql.contains(r#""enrollments"."context_pk" = ((SELECT "id" FROM "launch_course"))"#), "the stored course: {sql}");
+        assert!(sql.contains(r#""credentials"."slug" = $35"#), "{sql}");
+        assert!(!sql.contains("$36"), "{sql}");
+        assert_eq!(statement.values.map(|Values(bound)| bound.last().cloned()), Some(Some(slug)));
+        for (with_link, count) in [(true, 35), (false, 28)] {
+            let kept = SqlText::new().keeps(DbBackend::Postgres, count, |values| {
+                launch_rows_query(values, true, with_link, true, Some((&landing.sql, 1)))
+            });
+            assert!(kept, "link {with_link}");
+        }
+    }
+
+    #[test]
     fn postgres_launch_rows_take_keys_from_earlier_parts() {
         let values: Vec<Value> = (0..30i64).map(Into::into).collect();
-        let statement = launch_rows_query(&values, false, true, true);
+        let statement = launch_rows_query(&values, false, true, true, None);
         let sql = &statement.sql;
         assert!(sql.starts_with(r#"WITH "launch_user" AS (INSERT INTO "users""#), "{sql}");
         assert!(sql.contains(r#"(SELECT "id" FROM "launch_course")"#), "{sql}");

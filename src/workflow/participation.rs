@@ -12,7 +12,7 @@ use microcred_domain::{
 };
 use microcred_lti::Role;
 use rand::RngCore;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::query::{SelectA, SelectB};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
@@ -140,10 +140,28 @@ pub async fn overview_from_row<C: ConnectionTrait>(db: &C, row: &QueryResult) ->
     finish_overview(db, current, enrollment).await
 }
 
+/// Build the overview of `slug` from a row that joined [`landing_query_for`]
+/// with a left join, as [`overview_from_row`] does. Return `NotFound` when
+/// the join found no micro-credential named `slug`.
+pub async fn overview_from_joined_row<C: ConnectionTrait>(db: &C, row: &QueryResult, slug: &str) -> Result<Overview> {
+    let found: Option<i64> = row.try_get(SelectA.as_str(), credential::Column::Id.as_str())?;
+    if found.is_none() {
+        return Err(catalogue::not_in_catalogue(slug));
+    }
+    overview_from_row(db, row).await
+}
+
 /// Build the select of the micro-credential with slug `values[2]`, its current version and
 /// the enrolment of user `values[0]` in course `values[1]`.
 fn overview_query(backend: DbBackend, values: &[Value]) -> Statement {
-    let (user_id, context_pk) = (values[0].clone(), values[1].clone());
+    let (user_id, context_pk) = (SimpleExpr::Value(values[0].clone()), SimpleExpr::Value(values[1].clone()));
+    landing_query_for(backend, user_id, context_pk, values[2].clone())
+}
+
+/// Build [`landing_statement`]'s select for the user and the course whose
+/// keys `user_id` and `context_pk` compute, such as subqueries of a statement
+/// that stores them. Its one bound value is `slug`.
+pub fn landing_query_for(backend: DbBackend, user_id: SimpleExpr, context_pk: SimpleExpr, slug: Value) -> Statement {
     let viewers_enrollment: RelationDef = credential::Entity::belongs_to(enrollment::Entity)
         .from(credential::Column::Id)
         .to(enrollment::Column::CredentialId)
@@ -157,7 +175,7 @@ fn overview_query(backend: DbBackend, values: &[Value]) -> Statement {
         .select_also(enrollment::Entity)
         .join(JoinType::LeftJoin, catalogue::current_version())
         .join(JoinType::LeftJoin, viewers_enrollment)
-        .filter(credential::Column::Slug.eq(values[2].clone()));
+        .filter(credential::Column::Slug.eq(slug));
     catalogue::with_version_head(select, OVERVIEW_VERSION_PREFIX).build(backend)
 }
 

@@ -5,14 +5,16 @@
 
 use chrono::{Duration, Utc};
 use microcred::config::Settings;
-use microcred::store::entities::session;
+use microcred::store::entities::{context, session};
 use microcred::workflow::access::Viewer;
 use microcred::workflow::assessing;
 use microcred::workflow::catalogue;
 use microcred::workflow::participation::{self, DraftInput};
-use microcred_testkit::{claim, role, HtmlForm, Method, Page, PlatformOptions, StatusCode, TestPlatform, TestUser};
+use microcred_testkit::{
+    claim, role, HtmlForm, LaunchClaims, Method, Page, PlatformOptions, StatusCode, TestPlatform, TestUser,
+};
 use sea_orm::sea_query::Expr;
-use sea_orm::EntityTrait;
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 
 use crate::support::{describe, launch_to_app, registration, text_between, TestApp, Visitor};
 
@@ -313,6 +315,46 @@ async fn landing_page_scopes_enrolment_to_course() {
     assert!(!shows(page, "exit-tickets/enroll"), "{}", describe(page));
 }
 
+/// The overview read with a launch is the launching user's in the launch's
+/// course, also where the user's key and the course's key differ.
+#[tokio::test]
+async fn landing_page_shows_enrolment_of_user_in_course() {
+    let (app, platform) = start().await;
+    let linked = platform
+        .resource_link_claims(&app.launch_url())
+        .with_roles([role::LEARNER])
+        .with_custom("microcredential", EXIT_TICKETS);
+    let first = launch_to_app(&app, &platform, linked.clone()).await;
+    // A course stored outside a launch, so that the next course's key is not the user's.
+    let now = Utc::now();
+    let other = context::ActiveModel {
+        platform_id: Set(first.viewer(&app).await.platform_id),
+        issuer: Set("https://lms.example.edu".to_string()),
+        context_id: Set("testkit-course-stored".to_string()),
+        label: Set(None),
+        title: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    other.insert(&app.state.db).await.expect("store a course");
+    let course = |claims: LaunchClaims| claims.with(&[claim::CONTEXT, "id"], "testkit-course-2");
+    let enrolled = launch_to_app(&app, &platform, course(linked.clone())).await;
+    let registered = register(&app, &enrolled, EXIT_TICKETS, &["learning-goals"]).await;
+    assert!(shows(&registered, "You are registered."), "{}", describe(&registered));
+    let viewer = enrolled.viewer(&app).await;
+    assert_ne!(Some(viewer.user_id), viewer.context_pk, "the user's and the course's keys differ");
+
+    let again = launch_to_app(&app, &platform, course(linked.clone())).await;
+
+    let page = &again.landing;
+    assert!(shows(page, "0 of 5 components mastered"), "{}", describe(page));
+    assert!(!shows(page, "exit-tickets/enroll"), "{}", describe(page));
+    let grace = TestUser::new("testkit-user-grace", "Grace", "Hopper", "grace.hopper@example.edu");
+    let graces = launch_to_app(&app, &platform, course(linked.with_user(&grace))).await;
+    assert!(shows(&graces.landing, "exit-tickets/enroll"), "Grace is not enrolled: {}", describe(&graces.landing));
+}
+
 /// Launches the default learner through a course link that names the exit-tickets micro-credential.
 async fn launch_linked_learner(app: &TestApp, platform: &TestPlatform) -> Visitor {
     let claims = platform
@@ -320,6 +362,21 @@ async fn launch_linked_learner(app: &TestApp, platform: &TestPlatform) -> Visito
         .with_roles([role::LEARNER])
         .with_custom("microcredential", EXIT_TICKETS);
     launch_to_app(app, platform, claims).await
+}
+
+#[tokio::test]
+async fn landing_page_explains_unknown_credential() {
+    let (app, platform) = start().await;
+    let claims = platform
+        .resource_link_claims(&app.launch_url())
+        .with_roles([role::LEARNER])
+        .with_custom("microcredential", "no-such-credential");
+
+    let learner = launch_to_app(&app, &platform, claims).await;
+
+    let page = &learner.landing;
+    assert!(shows(page, "opens the micro-credential “no-such-credential”, which is not in the catalogue"), "{}", describe(page));
+    assert!(shows(page, "Micro-credentials you can earn"), "{}", describe(page));
 }
 
 #[tokio::test]
