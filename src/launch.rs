@@ -556,7 +556,7 @@ async fn record_on_sqlite(
 }
 
 /// Record a launch on PostgreSQL in one statement that uses its state up,
-/// stores its rows and session, and reads the row of the landing overview
+/// stores its rows, session and link services, and reads the row of the landing overview
 /// of the micro-credential it names, under the same conditions as
 /// [`record_on_sqlite`]. Otherwise nothing is stored, and the registration
 /// and the claims come back.
@@ -595,17 +595,13 @@ async fn record_on_postgres(
         course,
         link,
         row,
+        claims.ags.as_ref().map(|ags| (platform.id, crate::advantage::passback::services_json(ags))),
         landing.as_ref(),
     )
     .await?;
     let Some((rows, landing_row)) = stored else {
         return Ok(Err((platform, claims)));
     };
-    // The launch's rows are stored by now. If this write fails, the launch
-    // fails and the user launches again, which writes the services again.
-    if let (Some(ags), Some(link)) = (&claims.ags, &rows.resource_link) {
-        crate::advantage::passback::record_link_services(&app.db, platform.id, link.id, ags).await?;
-    }
     let mut done = completed(token, rows, inputs.roles.clone(), message_type)?;
     if message_type == MessageType::LtiResourceLinkRequest {
         if let Some(slug) = done.session.landing_credential() {

@@ -53,6 +53,11 @@ pub async fn record_link_services<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Return a launch's services claim as the JSON that `link_services` stores.
+pub fn services_json(ags: &AgsEndpointClaim) -> String {
+    serde_json::to_string(ags).unwrap_or_else(|_| "{}".to_string())
+}
+
 /// Build the statement that [`record_link_services`] runs.
 pub fn link_services_upsert(
     backend: DbBackend,
@@ -60,7 +65,7 @@ pub fn link_services_upsert(
     resource_link_pk: i64,
     ags: &AgsEndpointClaim,
 ) -> Statement {
-    let json = serde_json::to_string(ags).unwrap_or_else(|_| "{}".to_string());
+    let json = services_json(ags);
     link_service::Entity::insert(link_service::ActiveModel {
         resource_link_pk: Set(resource_link_pk),
         platform_id: Set(platform_id),

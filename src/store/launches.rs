@@ -12,7 +12,7 @@ use sea_orm::{
     Iterable, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Set, Statement, Value, Values,
 };
 
-use super::entities::{context, launch_failure, login_state, platform, resource_link, session, user};
+use super::entities::{context, launch_failure, link_service, login_state, platform, resource_link, session, user};
 use super::direct::{self, ColumnTypes};
 use super::prepared::{insert_exprs, insert_row, keep_stored, key_of, returned_rows, SqlText};
 
@@ -447,6 +447,8 @@ fn postgres_rows_of(row: &QueryResult, with_link: bool, with_session: bool) -> R
 /// nothing changed: the state, its registration or the deployment needs
 /// [`use_login_state`] and the checks that follow it.
 ///
+/// With `services` (the platform's key and the services claim as JSON),
+/// it stores the link's services too, when there is a link.
 /// With `landing`, a select of at most one row that takes the user's and
 /// the course's keys from [`stored_user_key`] and [`stored_course_key`], the
 /// statement's row also contains that select's columns, left-joined and
@@ -461,11 +463,12 @@ pub async fn use_state_and_store_launch<C: ConnectionTrait>(
     course: ContextRecord<'_>,
     link: Option<ResourceLinkRecord<'_>>,
     session: session::Model,
+    services: Option<(i64, String)>,
     landing: Option<&Statement>,
 ) -> Result<Option<(LaunchRows, QueryResult)>, DbErr> {
     let with_link = link.is_some();
-    let statement =
-        postgres_launch_statement(Some((state, deployment_id)), &user, &course, link.as_ref(), Some(session), landing);
+    let state_use = Some((state, deployment_id));
+    let statement = postgres_launch_statement(state_use, &user, &course, link.as_ref(), Some(session), services, landing);
     match db.query_one(statement).await? {
         Some(row) => Ok(Some((postgres_rows_of(&row, with_link, true)?, row))),
         None => Ok(None),
@@ -676,30 +679,29 @@ fn postgres_launch_rows(
     link: Option<&ResourceLinkRecord<'_>>,
     session: Option<session::Model>,
 ) -> Statement {
-    postgres_launch_statement(None, user, course, link, session, None)
+    postgres_launch_statement(None, user, course, link, session, None, None)
 }
 
 /// Build [`postgres_launch_rows`]'s statement. With `state_use` (the state
 /// and the deployment id of the launch), the statement first uses the
 /// login state up as [`use_state_of_active_deployment`] does, and stores
 /// the rows only when it did. The session's deployment key is then the
-/// one found there, whatever `session` holds.
+/// one found there, whatever `session` holds. `services` (the platform's
+/// key and the services claim as JSON) are stored for the link, and
+/// `landing` is left-joined to the returned row, as
+/// [`use_state_and_store_launch`] describes.
 fn postgres_launch_statement(
     state_use: Option<(&str, &str)>,
     user: &UserRecord<'_>,
     course: &ContextRecord<'_>,
     link: Option<&ResourceLinkRecord<'_>>,
     session: Option<session::Model>,
+    services: Option<(i64, String)>,
     landing: Option<&Statement>,
 ) -> Statement {
-    static ALL: SqlText = SqlText::new();
-    static WITHOUT_LINK: SqlText = SqlText::new();
-    static WITHOUT_SESSION: SqlText = SqlText::new();
-    static NEITHER: SqlText = SqlText::new();
-    static STATE_AND_ALL: SqlText = SqlText::new();
-    static STATE_WITHOUT_LINK: SqlText = SqlText::new();
-    static STATE_WITHOUT_SESSION: SqlText = SqlText::new();
-    static STATE_NEITHER: SqlText = SqlText::new();
+    /// One kept text for each shape, by [`Shape::index`]. The landing
+    /// select's text is the same for every launch; only its values change.
+    static TEXTS: [SqlText; 32] = [const { SqlText::new() }; 32];
     let now = Utc::now();
     let mut values = match state_use {
         Some((state, deployment_id)) => state_use_values(state, deployment_id),
@@ -710,58 +712,65 @@ fn postgres_launch_statement(
     if let Some(link) = link {
         values.extend(link_values(course, link, now));
     }
-    let (uses_state, with_link, with_session) = (state_use.is_some(), link.is_some(), session.is_some());
+    let with_session = session.is_some();
     if let Some(row) = session {
         let mut row_values = session_values(row);
-        if uses_state {
+        if state_use.is_some() {
             row_values.remove(2);
         }
         values.extend(row_values);
     }
-    let Some(landing) = landing else {
-        let text = match (uses_state, with_link, with_session) {
-            (false, true, true) => &ALL,
-            (false, false, true) => &WITHOUT_LINK,
-            (false, true, false) => &WITHOUT_SESSION,
-            (false, false, false) => &NEITHER,
-            (true, true, true) => &STATE_AND_ALL,
-            (true, false, true) => &STATE_WITHOUT_LINK,
-            (true, true, false) => &STATE_WITHOUT_SESSION,
-            (true, false, false) => &STATE_NEITHER,
-        };
-        let build = |values: &[Value]| launch_rows_query(values, uses_state, with_link, with_session, None);
-        return text.statement(DbBackend::Postgres, values, build);
-    };
-    // Only the landing select's values change from launch to launch, so the
-    // text of the whole statement is kept for each variant that joins it.
-    static STATE_AND_ALL_LANDING: SqlText = SqlText::new();
-    static STATE_WITHOUT_LINK_LANDING: SqlText = SqlText::new();
-    let landing_values = landing.values.clone().map(|Values(values)| values).unwrap_or_default();
-    let landing_query = (landing.sql.as_str(), landing_values.len());
-    values.extend(landing_values);
-    let build = |values: &[Value]| launch_rows_query(values, uses_state, with_link, with_session, Some(landing_query));
-    match (uses_state, with_link, with_session) {
-        (true, true, true) => STATE_AND_ALL_LANDING.statement(DbBackend::Postgres, values, build),
-        (true, false, true) => STATE_WITHOUT_LINK_LANDING.statement(DbBackend::Postgres, values, build),
-        _ => build(&values),
+    // Services belong to a link, so a launch without one stores none.
+    let services = services.filter(|_| link.is_some());
+    let with_services = services.is_some();
+    if let Some((platform_id, ags)) = services {
+        values.extend([platform_id.into(), ags.into(), now.into()]);
     }
+    let landing_values = landing.and_then(|landing| landing.values.clone()).map(|Values(values)| values).unwrap_or_default();
+    let shape = Shape {
+        uses_state: state_use.is_some(),
+        with_link: link.is_some(),
+        with_session,
+        with_services,
+        landing: landing.map(|landing| (landing.sql.as_str(), landing_values.len())),
+    };
+    values.extend(landing_values);
+    TEXTS[shape.index()].statement(DbBackend::Postgres, values, |values| launch_rows_query(values, shape))
 }
 
-/// Build [`postgres_launch_statement`]'s statement from its values: 5 of
-/// the state's use when `uses_state`, 7 of the user, 7 of the course, then
-/// 7 of the link and 9 of the session (8 with `uses_state`) when given.
-/// With `landing` (the text of a select and the number of its values,
-/// which come last), the select is left-joined to the returned row.
-fn launch_rows_query(
-    values: &[Value],
+/// The parts of a PostgreSQL launch statement besides the user and the course.
+#[derive(Clone, Copy)]
+struct Shape<'a> {
+    /// The statement uses the login state up first, and stores nothing when it cannot.
     uses_state: bool,
     with_link: bool,
     with_session: bool,
-    landing: Option<(&str, usize)>,
-) -> Statement {
+    /// The link's services, stored with the link.
+    with_services: bool,
+    /// The text of a select left-joined to the returned row, and the number of its values.
+    landing: Option<(&'a str, usize)>,
+}
+
+impl Shape<'_> {
+    /// Return a distinct number below 32 for each shape, counting only whether there is a landing select.
+    fn index(&self) -> usize {
+        [self.uses_state, self.with_link, self.with_session, self.with_services, self.landing.is_some()]
+            .iter()
+            .enumerate()
+            .map(|(bit, on)| usize::from(*on) << bit)
+            .sum()
+    }
+}
+
+/// Build [`postgres_launch_statement`]'s statement from its values, in
+/// this order. The state's use takes 5, the user 7 and the course 7. The
+/// link takes 7, the session 9 (8 when the state is used), the services 3,
+/// and the landing select its own, each only when the shape has it.
+fn launch_rows_query(values: &[Value], shape: Shape<'_>) -> Statement {
     let backend = DbBackend::Postgres;
     let key_from = part_key;
-    let landing_count = landing.map_or(0, |(_, count)| count);
+    let uses_state = shape.uses_state;
+    let landing_count = shape.landing.map_or(0, |(_, count)| count);
     let (values, landing_values) = values.split_at(values.len() - landing_count);
     let (mut sql, mut bound, mut next) = match uses_state {
         true => (format!(r#"WITH "used" AS ({}), "#, numbered_placeholders_dollar(USE_STATE_OF_ACTIVE_DEPLOYMENT)), values[..5].to_vec(), 5),
@@ -773,16 +782,18 @@ fn launch_rows_query(
         (&COURSE_PART, column_names::<context::Entity>(), context_upsert_query(backend, &values[next + 7..next + 14], only_if())),
     ];
     next += 14;
-    if with_link {
+    if shape.with_link {
         let statement = resource_link_query(backend, &values[next..next + 7], key_from(&COURSE_PART), only_if());
         parts.push((&LINK_PART, column_names::<resource_link::Entity>(), statement));
         next += 7;
     }
-    if with_session {
-        let link_key = if with_link { key_from(&LINK_PART) } else { SimpleExpr::Keyword(Keyword::Null) };
+    if shape.with_session {
+        let link_key = if shape.with_link { key_from(&LINK_PART) } else { SimpleExpr::Keyword(Keyword::Null) };
         let keys = [key_from(&USER_PART), key_from(&COURSE_PART), link_key];
-        let statement = session_insert_of(backend, &values[next..], keys, uses_state);
+        let count = if uses_state { 8 } else { 9 };
+        let statement = session_insert_of(backend, &values[next..next + count], keys, uses_state);
         parts.push((&SESSION_PART, column_names::<session::Entity>(), statement));
+        next += count;
     }
 
     let mut columns = Vec::new();
@@ -796,14 +807,32 @@ fn launch_rows_query(
         columns.extend(part_columns.iter().map(|column| format!(r#""{}"."{column}" AS "{}{column}""#, part.name, part.prefix)));
         names.push(format!(r#""{}""#, part.name));
     }
+    if shape.with_services {
+        // A data-modifying WITH query runs whether or not the select reads it.
+        let statement = link_services_query(backend, &values[next..next + 3], key_from(&LINK_PART), only_if());
+        sql.push_str(&format!(r#", "launch_services" AS ({})"#, shift_placeholders(&statement.sql, bound.len())));
+        bound.extend(statement.values.map(|Values(values)| values).unwrap_or_default());
+    }
     let mut from = names.join(" CROSS JOIN ");
-    if let Some((landing, _)) = landing {
+    if let Some((landing, _)) = shape.landing {
         from.push_str(&format!(r#" LEFT JOIN LATERAL ({}) AS "landing" ON TRUE"#, shift_placeholders(landing, bound.len())));
         bound.extend_from_slice(landing_values);
         columns.push(r#""landing".*"#.to_string());
     }
     sql.push_str(&format!(" SELECT {} FROM {}", columns.join(", "), from));
     Statement::from_sql_and_values(backend, sql, bound)
+}
+
+/// Build the upsert of a link's services from `values` (the platform's
+/// key, the services claim as JSON, the time), for the link whose key
+/// `link_key` computes, run only when `only_if` is true.
+fn link_services_query(backend: DbBackend, values: &[Value], link_key: SimpleExpr, only_if: Option<SimpleExpr>) -> Statement {
+    use link_service::Column as Col;
+    let columns = [Col::ResourceLinkPk, Col::PlatformId, Col::Ags, Col::UpdatedAt];
+    let mut exprs = vec![link_key];
+    exprs.extend(values.iter().cloned().map(SimpleExpr::Value));
+    let on_conflict = OnConflict::column(Col::ResourceLinkPk).update_columns([Col::Ags, Col::UpdatedAt]).to_owned();
+    insert_exprs(backend, link_service::Entity, &columns, exprs, Some(on_conflict), false, only_if)
 }
 
 /// Turn SQLite's numbered placeholders `?1`, `?2` and so on into
@@ -995,11 +1024,11 @@ mod tests {
     fn postgres_launch_rows_text_is_kept() {
         for (with_link, with_session, count) in [(true, true, 30), (false, true, 23), (true, false, 21), (false, false, 14)] {
             let kept = SqlText::new().keeps(DbBackend::Postgres, count, |values| {
-                launch_rows_query(values, false, with_link, with_session, None)
+                launch_rows_query(values, Shape { uses_state: false, with_link, with_session, with_services: false, landing: None })
             });
             assert!(kept, "link {with_link}, session {with_session}");
             let kept = SqlText::new().keeps(DbBackend::Postgres, count + 5 - usize::from(with_session), |values| {
-                launch_rows_query(values, true, with_link, with_session, None)
+                launch_rows_query(values, Shape { uses_state: true, with_link, with_session, with_services: false, landing: None })
             });
             assert!(kept, "with the state's use: link {with_link}, session {with_session}");
         }
@@ -1008,7 +1037,7 @@ mod tests {
     #[test]
     fn postgres_launch_stores_rows_only_after_state_use() {
         let values: Vec<Value> = (0..34i64).map(Into::into).collect();
-        let statement = launch_rows_query(&values, true, true, true, None);
+        let statement = launch_rows_query(&values, Shape { uses_state: true, with_link: true, with_session: true, with_services: false, landing: None });
         let sql = &statement.sql;
 
         assert!(sql.starts_with(r#"WITH "used" AS (UPDATE "login_states" SET "used_at" = $1"#), "{sql}");
@@ -1034,7 +1063,7 @@ mod tests {
         let mut values: Vec<Value> = (0..34i64).map(Into::into).collect();
         values.push(slug.clone());
 
-        let statement = launch_rows_query(&values, true, true, true, Some((&landing.sql, 1)));
+        let statement = launch_rows_query(&values, Shape { uses_state: true, with_link: true, with_session: true, with_services: false, landing: Some((&landing.sql, 1)) });
         let sql = &statement.sql;
 
         assert!(sql.contains(r#" FROM "launch_user" CROSS JOIN "launch_course" CROSS JOIN "launch_link" CROSS JOIN "launch_session" LEFT JOIN LATERAL (SELECT "#), "{sql}");
@@ -1047,16 +1076,47 @@ mod tests {
         assert_eq!(statement.values.map(|Values(bound)| bound.last().cloned()), Some(Some(slug)));
         for (with_link, count) in [(true, 35), (false, 28)] {
             let kept = SqlText::new().keeps(DbBackend::Postgres, count, |values| {
-                launch_rows_query(values, true, with_link, true, Some((&landing.sql, 1)))
+                launch_rows_query(values, Shape { uses_state: true, with_link, with_session: true, with_services: false, landing: Some((&landing.sql, 1)) })
             });
             assert!(kept, "link {with_link}");
         }
     }
 
     #[test]
+    fn postgres_launch_stores_services_of_link() {
+        let values: Vec<Value> = (0..37i64).map(Into::into).collect();
+        let shape = Shape { uses_state: true, with_link: true, with_session: true, with_services: true, landing: None };
+
+        let statement = launch_rows_query(&values, shape);
+        let sql = &statement.sql;
+
+        let services = r#", "launch_services" AS (INSERT INTO "link_services" ("resource_link_pk", "platform_id", "ags", "updated_at") SELECT (SELECT "id" FROM "launch_link"), $35, $36, $37 WHERE EXISTS (SELECT 1 FROM "used") ON CONFLICT ("resource_link_pk") DO UPDATE SET "ags" = "excluded"."ags", "updated_at" = "excluded"."updated_at") SELECT "#;
+        assert!(sql.contains(services), "{sql}");
+        assert!(!sql.contains("$38"), "{sql}");
+        assert_eq!(statement.values.map(|Values(bound)| bound.len()), Some(37));
+        for landing in [None, Some((r#"SELECT 1 AS "x" WHERE $1 = 1"#, 1))] {
+            let shape = Shape { landing, ..shape };
+            let count = 37 + usize::from(landing.is_some());
+            assert!(SqlText::new().keeps(DbBackend::Postgres, count, |values| launch_rows_query(values, shape)), "{landing:?}");
+        }
+        let indexes: std::collections::HashSet<usize> = (0..32)
+            .map(|bits: usize| Shape {
+                uses_state: bits & 1 != 0,
+                with_link: bits & 2 != 0,
+                with_session: bits & 4 != 0,
+                with_services: bits & 8 != 0,
+                landing: (bits & 16 != 0).then_some(("", 0)),
+            })
+            .map(|shape| shape.index())
+            .collect();
+        assert_eq!(indexes.len(), 32, "each shape keeps a text of its own");
+        assert!(indexes.iter().all(|index| *index < 32));
+    }
+
+    #[test]
     fn postgres_launch_rows_take_keys_from_earlier_parts() {
         let values: Vec<Value> = (0..30i64).map(Into::into).collect();
-        let statement = launch_rows_query(&values, false, true, true, None);
+        let statement = launch_rows_query(&values, Shape { uses_state: false, with_link: true, with_session: true, with_services: false, landing: None });
         let sql = &statement.sql;
         assert!(sql.starts_with(r#"WITH "launch_user" AS (INSERT INTO "users""#), "{sql}");
         assert!(sql.contains(r#"(SELECT "id" FROM "launch_course")"#), "{sql}");
