@@ -556,10 +556,10 @@ async fn record_on_sqlite(
 }
 
 /// Record a launch on PostgreSQL in one statement that uses its state up,
-/// stores its rows, session and link services, and reads the row of the landing overview
-/// of the micro-credential it names, under the same conditions as
-/// [`record_on_sqlite`]. Otherwise nothing is stored, and the registration
-/// and the claims come back.
+/// stores its rows, session and link services, and reads the row of the
+/// landing overview of the micro-credential it names, under the same
+/// conditions as [`record_on_sqlite`]. Otherwise nothing is stored, and
+/// the registration and the claims come back.
 async fn record_on_postgres(
     app: &AppState,
     state: &str,
