@@ -55,14 +55,53 @@ impl std::fmt::Debug for DatabaseSettings {
     }
 }
 
-/// Return a connection URL with any password replaced by `***`.
+/// Return a connection URL with any password replaced by `***`, also when
+/// the URL is malformed in other ways.
 pub fn redact_url(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("***"));
-            url.to_string()
-        }
+    match password_span(raw) {
+        Some(span) if !span.is_empty() => format!("{}***{}", &raw[..span.start], &raw[span.end..]),
         _ => raw.to_string(),
+    }
+}
+
+/// Replace the password of the connection URL `url` in `text` with `***`,
+/// as it is typed in the URL and percent-decoded. Error messages of the
+/// database drivers may repeat the URL or the password they were given.
+pub fn redact_password(text: &str, url: &str) -> String {
+    let Some(span) = password_span(url).filter(|span| !span.is_empty()) else {
+        return text.to_string();
+    };
+    let typed = &url[span];
+    let mut redacted = text.replace(url, &redact_url(url)).replace(typed, "***");
+    if let Ok(decoded) = percent_encoding::percent_decode_str(typed).decode_utf8() {
+        if !decoded.is_empty() {
+            redacted = redacted.replace(decoded.as_ref(), "***");
+        }
+    }
+    redacted
+}
+
+/// Return the byte range of the password in `scheme://user:password@host...`, if the URL has one.
+fn password_span(raw: &str) -> Option<std::ops::Range<usize>> {
+    let start = raw.find("://")? + 3;
+    let rest = &raw[start..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let at = authority.rfind('@')?;
+    let colon = authority[..at].find(':')?;
+    Some(start + colon + 1..start + at)
+}
+
+/// The forms of `database.url` that microcred accepts, for error messages.
+pub const DATABASE_URL_FORMS: &str =
+    "use sqlite://PATH?mode=rwc or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE in database.url";
+
+/// Check that `database.url` is a URL of a database microcred supports.
+/// The message of an error names what is wrong, but not the URL.
+pub fn check_database_url(raw: &str) -> Result<(), String> {
+    let url = url::Url::parse(raw).map_err(|e| format!("the URL is malformed ({e}); {DATABASE_URL_FORMS}"))?;
+    match url.scheme() {
+        "sqlite" | "postgres" | "postgresql" => Ok(()),
+        other => Err(format!("microcred does not support {other:?} databases; {DATABASE_URL_FORMS}")),
     }
 }
 
@@ -242,6 +281,41 @@ mod tests {
     #[test]
     fn redact_hides_password() {
         assert_eq!(redact_url("postgres://app:s3cret@db/microcred"), "postgres://app:***@db/microcred");
+    }
+
+    #[test]
+    fn redact_hides_password_of_malformed_url() {
+        assert_eq!(redact_url("postgres://app:s3cret@db:badport/x"), "postgres://app:***@db:badport/x");
+        assert_eq!(redact_url("postgres://app:s3cret@/x"), "postgres://app:***@/x");
+        assert_eq!(redact_url("mysql://app:p@ss@db/x"), "mysql://app:***@db/x");
+        assert_eq!(redact_url("postgres://app@db/x?password=no"), "postgres://app@db/x?password=no");
+        assert_eq!(redact_url("not a url"), "not a url");
+    }
+
+    #[test]
+    fn redact_password_in_driver_message() {
+        let url = "postgres://app:p%40ss%3Aword@db:badport/x";
+        let message = format!("the connection string '{url}' failed; p@ss:word was rejected");
+        let redacted = redact_password(&message, url);
+        assert_eq!(redacted, "the connection string 'postgres://app:***@db:badport/x' failed; *** was rejected");
+        assert_eq!(redact_password("no password here", "postgres://app@db/x"), "no password here");
+    }
+
+    #[test]
+    fn database_url_checked() {
+        assert_eq!(check_database_url("sqlite://data/microcred.db?mode=rwc"), Ok(()));
+        assert_eq!(check_database_url("postgres://app:pw@127.0.0.1:5432/microcred"), Ok(()));
+        let unsupported = check_database_url("mysql://app:pw@db/x").unwrap_err();
+        assert!(unsupported.starts_with("microcred does not support \"mysql\" databases; use sqlite://"), "{unsupported}");
+        let malformed = check_database_url("postgres://app:pw@db:badport/x").unwrap_err();
+        assert!(malformed.starts_with("the URL is malformed (invalid port number)"), "{malformed}");
+        let no_server = check_database_url("postgres://app:pw@/x").unwrap_err();
+        assert!(no_server.starts_with("the URL is malformed (empty host)"), "{no_server}");
+        // The server may be named in the query, as a socket folder.
+        assert_eq!(check_database_url("postgres:///microcred?host=/run/postgresql"), Ok(()));
+        let not_url = check_database_url("not a url").unwrap_err();
+        assert!(not_url.contains("postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"), "{not_url}");
+        assert!(!format!("{unsupported}{malformed}{no_server}").contains("pw"), "no message repeats the URL");
     }
 
     #[test]

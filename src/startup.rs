@@ -51,18 +51,37 @@ enum Samples {
     Skip,
 }
 
+/// Describe why the database did not open, with what to change where the
+/// driver's message does not say it.
+fn explain_open_error(error: sea_orm::DbErr, url: &str) -> String {
+    use sea_orm::sqlx::Error;
+    use sea_orm::{DbErr, RuntimeErr};
+    match error {
+        DbErr::Custom(message) => message,
+        DbErr::Conn(RuntimeErr::SqlxError(Error::Configuration(cause))) => {
+            format!("{cause}; {}", crate::config::DATABASE_URL_FORMS)
+        }
+        DbErr::Conn(RuntimeErr::SqlxError(Error::Database(cause)))
+            if url.starts_with("sqlite:") && cause.code().as_deref() == Some("14") && !url.contains("mode=rwc") =>
+        {
+            format!("{cause}; add ?mode=rwc to database.url so that microcred creates the file")
+        }
+        other => other.to_string(),
+    }
+}
+
 /// Open the database and set it up in one transaction under the setup
 /// lock: migrations when configured, the first signing key, and, with
 /// `Samples::Load` and `catalogue.load_samples_when_empty`, the samples.
 /// Instances that start together on one database do this one at a time.
 async fn open_database(settings: &Settings, samples: Samples) -> anyhow::Result<DatabaseConnection> {
-    let db = store::connect(&settings.database).await.map_err(|e| {
-        let cause = match e {
-            sea_orm::DbErr::Custom(message) => message,
-            other => other.to_string(),
-        };
-        anyhow::anyhow!("cannot open the database {}: {cause}", crate::config::redact_url(&settings.database.url))
-    })?;
+    let url = &settings.database.url;
+    let cannot_open = |cause: String| {
+        let cause = crate::config::redact_password(&cause, url);
+        anyhow::anyhow!("cannot open the database {}: {cause}", crate::config::redact_url(url))
+    };
+    crate::config::check_database_url(url).map_err(cannot_open)?;
+    let db = store::connect(&settings.database).await.map_err(|e| cannot_open(explain_open_error(e, url)))?;
     let setup = store::begin_setup(&db)
         .await
         .map_err(|e| anyhow::anyhow!("cannot lock the database for the start-up setup: {e}"))?;

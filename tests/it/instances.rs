@@ -289,3 +289,26 @@ async fn postgres_missing_database_named_with_remedy() {
     assert!(message.contains("rejected the user \"mc_no_such_role\""), "{message}");
     assert!(message.contains("check the user and password in database.url"), "{message}");
 }
+
+#[tokio::test]
+async fn malformed_database_url_named_without_password() {
+    let cases = [
+        ("mysql://app:hunter22@127.0.0.1/microcred", "microcred does not support \"mysql\" databases"),
+        ("postgres://app:hunter22@127.0.0.1:badport/microcred", "the URL is malformed (invalid port number)"),
+        ("postgres://app:hunter22@/microcred", "the URL is malformed (empty host)"),
+    ];
+    for (url, expected) in cases {
+        let message = start_error(url).await;
+        assert!(message.contains(expected), "{message}");
+        assert!(message.contains("use sqlite://PATH?mode=rwc or postgres://"), "{message}");
+        assert!(!message.contains("hunter22"), "the password is not shown: {message}");
+    }
+}
+
+#[tokio::test]
+async fn sqlite_url_without_create_mode_names_remedy() {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let message = start_error(&format!("sqlite://{}/microcred.db", folder.path().display())).await;
+    assert!(message.contains("unable to open database file"), "{message}");
+    assert!(message.contains("add ?mode=rwc to database.url"), "{message}");
+}
