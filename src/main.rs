@@ -35,8 +35,17 @@ extern "C" fn set_allocator_defaults() {
     unsafe { libmimalloc_sys::mi_option_set_default(MI_OPTION_ARENA_EAGER_COMMIT, 0) };
 }
 
+/// The help pages' note on the settings every command reads, and their order.
+const SETTINGS_HELP: &str = "Every command reads the same settings: the built-in defaults, then --config FILE, then \
+                             MICROCRED__ environment variables (MICROCRED__DATABASE__URL names the database).";
+
 #[derive(Parser)]
-#[command(name = "microcred", version, about = "An LTI 1.3 tool for educator micro-credentials")]
+#[command(
+    name = "microcred",
+    version,
+    about = "An LTI 1.3 tool for educator micro-credentials",
+    after_help = SETTINGS_HELP
+)]
 struct Cli {
     /// A TOML file whose settings override the built-in defaults.
     #[arg(long, global = true, value_name = "FILE")]
@@ -48,8 +57,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Start the HTTP server (the default).
+    #[command(after_help = SETTINGS_HELP)]
     Serve,
     /// Apply pending database migrations and exit.
+    #[command(after_help = SETTINGS_HELP)]
     Migrate,
     /// Manage LMS platform registrations.
     #[command(subcommand)]
@@ -62,6 +73,7 @@ enum Command {
 #[derive(Subcommand)]
 enum PlatformCommand {
     /// Register a platform, or update one with the same issuer and client id.
+    #[command(after_help = SETTINGS_HELP)]
     Add(PlatformAddArgs),
     /// List registrations and their deployments.
     List,

@@ -312,3 +312,14 @@ async fn sqlite_url_without_create_mode_names_remedy() {
     assert!(message.contains("unable to open database file"), "{message}");
     assert!(message.contains("add ?mode=rwc to database.url"), "{message}");
 }
+
+#[test]
+fn command_help_names_settings_sources() {
+    for args in [&["serve", "--help"][..], &["migrate", "--help"], &["platform", "add", "--help"]] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_microcred")).args(args).output().expect("run microcred");
+        assert!(output.status.success(), "{args:?}: {output:?}");
+        let help = String::from_utf8_lossy(&output.stdout);
+        assert!(help.contains("then --config FILE, then MICROCRED__ environment variables"), "{args:?}: {help}");
+        assert!(help.contains("MICROCRED__DATABASE__URL names the database"), "{args:?}: {help}");
+    }
+}
