@@ -571,12 +571,14 @@ async fn record_on_postgres(
     if !inputs.credential_known() {
         return Ok(Err((platform, claims)));
     }
+
     let deployment_id = claims.deployment_id.as_deref().unwrap_or_default();
     let details = launch_details(&claims, inputs.credential.clone());
     // The statement stores the key of the deployment it finds active, so 0 is only a placeholder here.
     let new = new_session(&platform, 0, &inputs, message_type, details, None);
     let (token, row) = sessions::new_row(app.settings.session.max_hours, new)?;
     let (user, course, link) = (inputs.user(&platform), inputs.course(&platform), inputs.link());
+
     // The micro-credential that a participant of this launch lands on. The
     // statement reads its row before it writes, which a launch does not change.
     let landing_slug = match message_type {
@@ -587,6 +589,7 @@ async fn record_on_postgres(
         let (user_key, course_key) = (launch_store::stored_user_key(), launch_store::stored_course_key());
         participation::landing_query_for(DbBackend::Postgres, user_key, course_key, slug.into())
     });
+    let services = claims.ags.as_ref().map(|ags| (platform.id, crate::advantage::passback::services_json(ags)));
     let stored = launch_store::use_state_and_store_launch(
         &app.db,
         state,
@@ -595,13 +598,14 @@ async fn record_on_postgres(
         course,
         link,
         row,
-        claims.ags.as_ref().map(|ags| (platform.id, crate::advantage::passback::services_json(ags))),
+        services,
         landing.as_ref(),
     )
     .await?;
     let Some((rows, landing_row)) = stored else {
         return Ok(Err((platform, claims)));
     };
+
     let mut done = completed(token, rows, inputs.roles.clone(), message_type)?;
     if message_type == MessageType::LtiResourceLinkRequest {
         if let Some(slug) = done.session.landing_credential() {

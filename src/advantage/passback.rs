@@ -16,10 +16,10 @@ use microcred_lti::advantage::{
     SCOPE_SCORE,
 };
 use microcred_lti::claims::AgsEndpointClaim;
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{Condition, 
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, Statement,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 
 use super::ServiceClient;
@@ -65,19 +65,8 @@ pub fn link_services_upsert(
     resource_link_pk: i64,
     ags: &AgsEndpointClaim,
 ) -> Statement {
-    let json = services_json(ags);
-    link_service::Entity::insert(link_service::ActiveModel {
-        resource_link_pk: Set(resource_link_pk),
-        platform_id: Set(platform_id),
-        ags: Set(json),
-        updated_at: Set(Utc::now()),
-    })
-    .on_conflict(
-        OnConflict::column(link_service::Column::ResourceLinkPk)
-            .update_columns([link_service::Column::Ags, link_service::Column::UpdatedAt])
-            .to_owned(),
-    )
-    .build(backend)
+    let values = [platform_id.into(), services_json(ags).into(), Utc::now().into()];
+    crate::store::launches::link_services_query(backend, &values, SimpleExpr::Value(resource_link_pk.into()), None)
 }
 
 /// Build the score for a state change.

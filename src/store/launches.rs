@@ -700,7 +700,7 @@ fn postgres_launch_statement(
     landing: Option<&Statement>,
 ) -> Statement {
     /// One kept text for each shape, by [`Shape::index`]. The landing
-    /// select's text is the same for every launch; only its values change.
+    /// select's text is the same for every launch, and only its values change.
     static TEXTS: [SqlText; 32] = [const { SqlText::new() }; 32];
     let now = Utc::now();
     let mut values = match state_use {
@@ -765,7 +765,8 @@ impl Shape<'_> {
 /// Build [`postgres_launch_statement`]'s statement from its values, in
 /// this order. The state's use takes 5, the user 7 and the course 7. The
 /// link takes 7, the session 9 (8 when the state is used), the services 3,
-/// and the landing select its own, each only when the shape has it.
+/// and the landing select the number its shape names, each only when the
+/// shape has that part.
 fn launch_rows_query(values: &[Value], shape: Shape<'_>) -> Statement {
     let backend = DbBackend::Postgres;
     let key_from = part_key;
@@ -826,7 +827,7 @@ fn launch_rows_query(values: &[Value], shape: Shape<'_>) -> Statement {
 /// Build the upsert of a link's services from `values` (the platform's
 /// key, the services claim as JSON, the time), for the link whose key
 /// `link_key` computes, run only when `only_if` is true.
-fn link_services_query(backend: DbBackend, values: &[Value], link_key: SimpleExpr, only_if: Option<SimpleExpr>) -> Statement {
+pub fn link_services_query(backend: DbBackend, values: &[Value], link_key: SimpleExpr, only_if: Option<SimpleExpr>) -> Statement {
     use link_service::Column as Col;
     let columns = [Col::ResourceLinkPk, Col::PlatformId, Col::Ags, Col::UpdatedAt];
     let mut exprs = vec![link_key];
