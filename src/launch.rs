@@ -24,6 +24,8 @@ use crate::config::UnknownDeploymentPolicy;
 use crate::sessions::{self, NewSession};
 use crate::state::AppState;
 use crate::handoff::Handoff;
+use crate::login_token::{Carried, MAX_TOKEN_LEN};
+pub use crate::login_token::state_id;
 use crate::store::direct::{self, DirectWriter};
 use crate::store::entities::{context, login_state, platform, resource_link, user};
 use crate::store::launches::{self as launch_store, ContextRecord, LaunchRows, ResourceLinkRecord, StateUse, UserRecord};
@@ -38,7 +40,7 @@ pub const STATE_COOKIE_PREFIX: &str = "microcred_state_";
 /// Name of the state cookie for one login. Each login gets its own cookie
 /// so that launches in two tabs do not overwrite each other's state.
 pub fn state_cookie_name(state: &str) -> String {
-    let short: String = state.chars().take(16).collect();
+    let short: String = state_id(state).chars().take(16).collect();
     format!("{STATE_COOKIE_PREFIX}{short}")
 }
 
@@ -176,8 +178,10 @@ async fn find_platform(
     Ok(found)
 }
 
-/// Handle a login initiation: store a new state and nonce and build the
-/// redirect to the platform's authorization endpoint.
+/// Handle a login initiation: issue a new state and nonce and build the
+/// redirect to the platform's authorization endpoint. The state is a token
+/// that carries the login, so nothing is stored. When the token would be
+/// too long, the state is the id of a stored row instead.
 pub async fn begin_login(app: &AppState, params: LoginInitiation) -> Result<LoginRedirect, FlowError> {
     let saved_params = params.clone();
     let issuer_for_failure = params.iss.clone();
@@ -193,11 +197,11 @@ pub async fn begin_login(app: &AppState, params: LoginInitiation) -> Result<Logi
     let auth_endpoint = Url::parse(&platform.auth_url)
         .map_err(|e| anyhow::anyhow!("stored auth URL of platform {} is invalid: {e}", platform.id))?;
 
-    let state = CsrfToken::new_random().secret().clone();
+    let id = CsrfToken::new_random().secret().clone();
     let nonce = Nonce::new_random().secret().clone();
     let expires_at = Utc::now() + Duration::seconds(app.settings.lti.state_ttl_secs as i64);
     let row = login_state::Model {
-        state: state.clone(),
+        state: id.clone(),
         nonce: nonce.clone(),
         platform_id: platform.id,
         target_link_uri: login.target_link_uri.to_string(),
@@ -208,8 +212,13 @@ pub async fn begin_login(app: &AppState, params: LoginInitiation) -> Result<Logi
         storage_target: login.storage_target.clone(),
         continuation: None,
     };
-    let stored = row.clone();
-    app.writer.execute(launch_store::login_state_insert(app.db.get_database_backend(), stored)).await?;
+    let token = app.login_tokens.seal(&row);
+    let state = if token.len() <= MAX_TOKEN_LEN {
+        token
+    } else {
+        app.writer.execute(launch_store::login_state_insert(app.db.get_database_backend(), row.clone())).await?;
+        id
+    };
     app.fresh_logins.put(state.clone(), FreshLogin { login: row, platform: platform.clone() });
 
     let redirect_uri = app.url("/lti/launch");
@@ -239,7 +248,7 @@ const FRESH_LOGIN_SECS: u64 = 10;
 /// Maximum number of login states kept for their id_token post.
 const FRESH_LOGIN_LIMIT: usize = 4096;
 
-/// A login state just stored, with the registration it was issued for.
+/// A login state just issued, with the registration it was issued for.
 pub struct FreshLogin {
     pub login: login_state::Model,
     pub platform: platform::Model,
@@ -247,11 +256,11 @@ pub struct FreshLogin {
 
 /// Login states that logins on this instance just issued, kept for the
 /// id_token post that the platform usually sends back at once. That post
-/// then reads neither the state nor the registration. The copy is the row
-/// as the login stored it. A state row changes only when the state is used,
-/// which the launch's transaction checks again, or when it gets a
-/// continuation token, and a post with a continuation token reads the row.
-/// The registration's status is checked again when the state is used.
+/// then neither opens the token nor reads the registration. A state
+/// changes only when it is used, which the launch's statement checks
+/// again, or when it gets a continuation token, and a post with a
+/// continuation token reads the row. The registration's status is checked
+/// again when the state is used.
 pub type FreshLogins = Handoff<FreshLogin>;
 
 /// Create the map of fresh login states with its age and size limits.
@@ -314,19 +323,23 @@ pub struct CompletedLaunch {
     pub landing: Option<Overview>,
 }
 
-/// Start a login again from the parameters stored with `state`, for a
-/// launch that is finished in a new window where first-party cookies work.
+/// Start a login again from the parameters that `state` carries or was
+/// stored with, for a launch that is finished in a new window where
+/// first-party cookies work.
 pub async fn restart_login(app: &AppState, state: &str) -> Result<LoginRedirect, FlowError> {
-    let login = launch_store::find_login_state(&app.db, state).await?.ok_or(LaunchError::UnknownState)?;
+    let (login, _) = open_login(app, state, false).await?;
     if login.used_at.is_some() {
         return Err(LaunchError::StateAlreadyUsed.into());
+    }
+    if login.expires_at < Utc::now() {
+        return Err(LaunchError::UnknownState.into());
     }
     let params: LoginInitiation = login
         .login_params
         .as_deref()
         .and_then(|json| serde_json::from_str(json).ok())
         .ok_or(LaunchError::UnknownState)?;
-    if !launch_store::consume_login_state(&app.db, state).await? {
+    if !launch_store::consume_login_state(&app.db, &login).await? {
         return Err(LaunchError::StateAlreadyUsed.into());
     }
     // The new window is a top-level page: no platform frame answers storage messages there.
@@ -343,20 +356,18 @@ pub async fn complete_launch(
     let id_token = form.id_token.filter(|t| !t.is_empty()).ok_or(LaunchError::MissingIdToken)?;
     let state = form.state.filter(|s| !s.is_empty()).ok_or(LaunchError::MissingState)?;
 
-    // The state row and its registration as the login left them here, when
-    // the browser proves the state with its cookie; else as stored.
+    // The state and its registration as the login left them here, when
+    // the browser proves the state with its cookie. Otherwise they come
+    // from the token, or from the stored row.
     let fresh = match proof {
-        StateProof::Cookie(Some(cookie)) if cookie == state => app.fresh_logins.take(&state),
+        StateProof::Cookie(Some(cookie)) if cookie == state_id(&state) => app.fresh_logins.take(&state),
         _ => None,
     };
     let (login, platform) = match fresh {
         Some(FreshLogin { login, platform }) => (login, platform),
-        None => {
-            let (login, platform) = launch_store::find_login_state_with_platform(&app.db, &state)
-                .await?
-                .ok_or(LaunchError::UnknownState)?;
-            (login, platform.ok_or(LaunchError::UnknownState)?)
-        }
+        // Without the cookie, the row is read too, so that a state used
+        // already is rejected as such rather than sent to the browser check.
+        None => open_login(app, &state, !matches!(proof, StateProof::Cookie(Some(_)))).await?,
     };
     let fail = |error: LaunchError| FlowError::Rejected(LaunchFailure::from_platform(error, &platform));
     if login.used_at.is_some() {
@@ -366,14 +377,14 @@ pub async fn complete_launch(
         return Err(fail(LaunchError::UnknownState));
     }
     match proof {
-        StateProof::Cookie(value) if value == Some(state.as_str()) => {}
+        StateProof::Cookie(value) if value == Some(state_id(&state)) => {}
         StateProof::Cookie(Some(_)) => return Err(fail(LaunchError::StateFromAnotherBrowser)),
         StateProof::Cookie(None) => {
             // No cookie: try the platform's storage, else a new window.
             let check = match (&login.storage_target, &login.login_params) {
                 (Some(target), _) => {
                     let continuation = CsrfToken::new_random().secret().clone();
-                    if !launch_store::set_continuation(&app.db, &state, &hash_hex(&continuation)).await? {
+                    if !launch_store::set_continuation(&app.db, &login, &hash_hex(&continuation)).await? {
                         return Err(fail(LaunchError::StateAlreadyUsed));
                     }
                     let origin = Url::parse(&platform.auth_url)
@@ -433,9 +444,9 @@ pub async fn complete_launch(
     // used, a session whose micro-credential deep linking stored) takes the
     // general path below.
     let recorded = match app.writer.sqlite() {
-        Some(sqlite) => record_on_sqlite(app, sqlite, &state, platform, claims, message_type).await?,
+        Some(sqlite) => record_on_sqlite(app, sqlite, &login, platform, claims, message_type).await?,
         None if app.db.get_database_backend() == DbBackend::Postgres => {
-            record_on_postgres(app, &state, platform, claims, message_type).await?
+            record_on_postgres(app, &login, platform, claims, message_type).await?
         }
         None => Err((platform, claims)),
     };
@@ -450,7 +461,7 @@ pub async fn complete_launch(
     // or deployment switched off after the login opens none.
     let max_hours = app.settings.session.max_hours;
     let policy = app.settings.lti.unknown_deployment;
-    let used_state = state.clone();
+    let used_state = login;
     let recorded = app
         .writer
         .write(move |txn| {
@@ -502,7 +513,7 @@ type NotRecorded = (platform::Model, IdTokenClaims);
 async fn record_on_sqlite(
     app: &AppState,
     sqlite: &DirectWriter,
-    state: &str,
+    login: &login_state::Model,
     platform: platform::Model,
     claims: IdTokenClaims,
     message_type: MessageType,
@@ -512,11 +523,11 @@ async fn record_on_sqlite(
         return Ok(Err((platform, claims)));
     }
     let max_hours = app.settings.session.max_hours;
-    let state = state.to_string();
+    let login = login.clone();
     let stored = sqlite
         .run(move |connection| -> Result<Result<_, NotRecorded>, FlowError> {
             let deployment_id = claims.deployment_id.as_deref().unwrap_or_default();
-            let Some(deployment_pk) = launch_store::use_state_of_active_deployment(connection, &state, deployment_id)? else {
+            let Some(deployment_pk) = launch_store::use_state_of_active_deployment(connection, &login, deployment_id)? else {
                 return Ok(Err((platform, claims)));
             };
             let details = launch_details(&claims, inputs.credential.clone());
@@ -562,7 +573,7 @@ async fn record_on_sqlite(
 /// the registration and the claims come back.
 async fn record_on_postgres(
     app: &AppState,
-    state: &str,
+    login: &login_state::Model,
     platform: platform::Model,
     claims: IdTokenClaims,
     message_type: MessageType,
@@ -592,7 +603,7 @@ async fn record_on_postgres(
     let services = claims.ags.as_ref().map(|ags| (platform.id, crate::advantage::passback::services_json(ags)));
     let stored = launch_store::use_state_and_store_launch(
         &app.db,
-        state,
+        login,
         deployment_id,
         user,
         course,
@@ -630,6 +641,35 @@ fn landing_or_none(read: Result<Overview, WorkflowError>) -> Option<Overview> {
             None
         }
     }
+}
+
+/// Find the login state that `state` names, with its registration: as the
+/// token carries it when the state is a token, else as stored. With
+/// `stored`, a token's row is read too when there is one, for what changed
+/// since the login (its continuation, its use).
+async fn open_login(app: &AppState, state: &str, stored: bool) -> Result<(login_state::Model, platform::Model), FlowError> {
+    let carried = app.login_tokens.open(state).map_err(|error| {
+        tracing::debug!(%error, "a launch posted a state that is not a login state of this tool");
+        LaunchError::UnknownState
+    })?;
+    let found = match carried {
+        Carried::Token(login) => {
+            let row = match stored {
+                true => launch_store::find_login_state_with_platform(&app.db, &login.state).await?,
+                false => None,
+            };
+            match row {
+                Some(found) => Some(found),
+                None => {
+                    let platform = platform_store::by_id(&app.db, login.platform_id).await?;
+                    Some((login, platform))
+                }
+            }
+        }
+        Carried::Stored(id) => launch_store::find_login_state_with_platform(&app.db, &id).await?,
+    };
+    let (login, platform) = found.ok_or(LaunchError::UnknownState)?;
+    Ok((login, platform.ok_or(LaunchError::UnknownState)?))
 }
 
 async fn rejection_of_unused_state<C: ConnectionTrait>(db: &C, platform: &platform::Model) -> FlowError {

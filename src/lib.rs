@@ -15,6 +15,7 @@ pub mod error;
 pub mod handoff;
 pub mod keys;
 pub mod launch;
+pub mod login_token;
 pub mod metrics;
 pub mod page_token;
 pub mod platforms;

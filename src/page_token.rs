@@ -72,6 +72,19 @@ impl PageTokenKey {
         Self { key: vec![7; 32] }
     }
 
+    #[cfg(test)]
+    pub(crate) fn from_bytes(key: Vec<u8>) -> Self {
+        Self { key }
+    }
+
+    /// Derive a key for another purpose from this one. A tag made with the
+    /// derived key never verifies as a page token, and the reverse.
+    pub fn derive(&self, purpose: &str) -> Vec<u8> {
+        let mut mac = self.mac(b"microcred derived key: ");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+
     fn mac(&self, payload: &[u8]) -> HmacSha256 {
         // HMAC accepts keys of any length, so this never fails.
         let mut mac = match HmacSha256::new_from_slice(&self.key) {

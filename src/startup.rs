@@ -137,6 +137,7 @@ impl Application {
             http,
             frame_origins: FrameOrigins::default(),
             files,
+            login_tokens: crate::login_token::LoginStateKey::derive_from(&page_tokens),
             page_tokens,
             hook: Some(Arc::new(PassbackHook)),
             services,

@@ -39,6 +39,8 @@ pub struct Inner {
     pub frame_origins: FrameOrigins,
     /// Signs the page tokens that carry the session in links and forms.
     pub page_tokens: PageTokenKey,
+    /// Signs the login states that the platform carries from login to launch.
+    pub login_tokens: crate::login_token::LoginStateKey,
     /// Store for uploaded files.
     pub files: Arc<dyn FileStore>,
     /// Runs in the transaction of every participant state change (grade passback).

@@ -2,7 +2,7 @@
 //! resource links, and failed launches.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, Keyword, OnConflict, SimpleExpr};
+use sea_orm::sea_query::{Keyword, OnConflict, SimpleExpr};
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
@@ -16,8 +16,7 @@ use super::entities::{context, launch_failure, link_service, login_state, platfo
 use super::direct::{self, ColumnTypes};
 use super::prepared::{insert_exprs, insert_row, keep_stored, key_of, returned_rows, SqlText};
 
-/// Store a new login state.
-/// Build the insert of a login state's row.
+/// Build the insert of a login state's row, for a state too long to be carried as a token.
 pub fn login_state_insert(backend: DbBackend, row: login_state::Model) -> Statement {
     use login_state::Column as Col;
     static SQL: SqlText = SqlText::new();
@@ -46,10 +45,6 @@ pub fn login_state_insert(backend: DbBackend, row: login_state::Model) -> Statem
         row.continuation.into(),
     ];
     SQL.statement(backend, values, |values| insert_row(backend, login_state::Entity, &columns, values, None, false))
-}
-
-pub async fn find_login_state<C: ConnectionTrait>(db: &C, state: &str) -> Result<Option<login_state::Model>, DbErr> {
-    login_state::Entity::find_by_id(state.to_string()).one(db).await
 }
 
 /// Find a login state together with the registration it was issued for,
@@ -83,30 +78,52 @@ fn login_state_query(backend: DbBackend, values: &[Value]) -> Statement {
         .build(backend)
 }
 
-/// Store the hash of a continuation token for an unused state.
-pub async fn set_continuation<C: ConnectionTrait>(db: &C, state: &str, hash: &str) -> Result<bool, DbErr> {
-    let result = login_state::Entity::update_many()
-        .col_expr(login_state::Column::Continuation, Expr::value(hash))
-        .filter(login_state::Column::State.eq(state))
-        .filter(login_state::Column::UsedAt.is_null())
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected == 1)
+/// Store the hash of a continuation token for the unused state `login`.
+/// A state carried as a token gets its row here. Returns false when the
+/// state was used already.
+pub async fn set_continuation<C: ConnectionTrait>(db: &C, login: &login_state::Model, hash: &str) -> Result<bool, DbErr> {
+    upsert_unused_state(db, login, None, Some(hash)).await
 }
 
-/// Mark a state used. Returns false when it was already used, so that of two
-/// concurrent launches with one state only one succeeds.
-pub async fn consume_login_state<C: ConnectionTrait>(db: &C, state: &str) -> Result<bool, DbErr> {
-    static SQL: SqlText = SqlText::new();
+/// Mark the state `login` used, storing its row if it has none. Returns
+/// false when it was already used, so that of two concurrent requests with
+/// one state only one goes on.
+pub async fn consume_login_state<C: ConnectionTrait>(db: &C, login: &login_state::Model) -> Result<bool, DbErr> {
+    upsert_unused_state(db, login, Some(Utc::now()), None).await
+}
+
+/// Insert the row of the state `login`, or update the stored row while it
+/// is unused: set its `used_at` and, when given, its continuation hash.
+async fn upsert_unused_state<C: ConnectionTrait>(
+    db: &C,
+    login: &login_state::Model,
+    used_at: Option<DateTime<Utc>>,
+    continuation: Option<&str>,
+) -> Result<bool, DbErr> {
+    const SQL: &str = r#"INSERT INTO "login_states"
+ ("state", "nonce", "platform_id", "target_link_uri", "created_at", "expires_at", "used_at", "storage_target", "continuation")
+ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+ ON CONFLICT ("state") DO UPDATE SET "used_at" = excluded."used_at",
+ "continuation" = COALESCE(excluded."continuation", "login_states"."continuation")
+ WHERE "login_states"."used_at" IS NULL"#;
+    static POSTGRES: LazyLock<String> = LazyLock::new(|| numbered_placeholders_dollar(SQL));
     let backend = db.get_database_backend();
-    let statement = SQL.statement(backend, vec![Utc::now().into(), state.into()], |values| {
-        login_state::Entity::update_many()
-            .col_expr(login_state::Column::UsedAt, Expr::value(values[0].clone()))
-            .filter(login_state::Column::State.eq(values[1].clone()))
-            .filter(login_state::Column::UsedAt.is_null())
-            .build(backend)
-    });
-    Ok(db.execute(statement).await?.rows_affected() == 1)
+    let sql = match backend {
+        DbBackend::Postgres => POSTGRES.as_str(),
+        _ => SQL,
+    };
+    let values: Vec<Value> = vec![
+        login.state.clone().into(),
+        login.nonce.clone().into(),
+        login.platform_id.into(),
+        login.target_link_uri.clone().into(),
+        login.created_at.into(),
+        login.expires_at.into(),
+        used_at.into(),
+        login.storage_target.clone().into(),
+        continuation.map(str::to_string).into(),
+    ];
+    Ok(db.execute(Statement::from_sql_and_values(backend, sql, values)).await?.rows_affected() == 1)
 }
 
 /// Outcome of [`use_login_state`].
@@ -116,92 +133,98 @@ pub enum StateUse {
     /// `deployment_pk` is the key of the launch's deployment when that
     /// deployment is registered and active.
     Used { deployment_pk: Option<i64> },
-    /// Nothing changed: the state is unknown or used already, or its
-    /// registration is no longer active.
+    /// Nothing changed: the state is used already, or its registration is
+    /// no longer active.
     NotUsed,
 }
 
-/// Use up the login state `state` for a launch from deployment
+/// Use up the login state `login` for a launch from deployment
 /// `deployment_id`, in one statement: the state must be unused and its
 /// registration active at this moment, so a registration switched off
-/// after the login opens no session. The deployment's key comes back with
-/// the update when the deployment is active.
+/// after the login opens no session. A state carried as a token gets its
+/// row here, already used; a stored one is marked used. The deployment's
+/// key comes back when the deployment is active.
 pub async fn use_login_state<C: ConnectionTrait>(
     db: &C,
-    state: &str,
+    login: &login_state::Model,
     deployment_id: &str,
 ) -> Result<StateUse, DbErr> {
-    static POSTGRES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| numbered_placeholders(USE_STATE));
+    static SQLITE: LazyLock<String> = LazyLock::new(|| state_use_sql(false));
+    static POSTGRES: LazyLock<String> = LazyLock::new(|| numbered_placeholders_dollar(&state_use_sql(false)));
     let backend = db.get_database_backend();
     let sql = match backend {
         DbBackend::Postgres => POSTGRES.as_str(),
-        _ => USE_STATE,
+        _ => SQLITE.as_str(),
     };
-    let statement = Statement::from_sql_and_values(backend, sql, state_use_values(state, deployment_id));
+    let statement = Statement::from_sql_and_values(backend, sql, state_use_values(login, deployment_id));
     match db.query_one(statement).await? {
         Some(row) => Ok(StateUse::Used { deployment_pk: row.try_get::<Option<i64>>("", "deployment_pk")? }),
         None => Ok(StateUse::NotUsed),
     }
 }
 
-/// Statement that uses up a login state, with the values of [`state_use_values`].
-const USE_STATE: &str = r#"UPDATE "login_states" SET "used_at" = ?
- WHERE "state" = ? AND "used_at" IS NULL
- AND EXISTS (SELECT 1 FROM "platforms" WHERE "platforms"."id" = "login_states"."platform_id" AND "platforms"."status" = ?)
- RETURNING (SELECT "deployments"."id" FROM "deployments" WHERE "deployments"."platform_id" = "login_states"."platform_id"
- AND "deployments"."deployment_id" = ? AND "deployments"."status" = ?) AS "deployment_pk""#;
+/// Build the statement that uses up a login state, with the values of
+/// [`state_use_values`]. It inserts the state's row already used, or
+/// marks the stored row used while it is unused, and only when the
+/// registration is active and, with `require_deployment`, the deployment
+/// too. It returns the deployment's key, or `NULL` when the deployment is
+/// not registered and active, and no row when nothing changed.
+fn state_use_sql(require_deployment: bool) -> String {
+    let deployment = r#"SELECT "deployments"."id" FROM "deployments" WHERE "deployments"."platform_id" = ?7
+ AND "deployments"."deployment_id" = ?4 AND "deployments"."status" = ?5"#;
+    let deployment_active = match require_deployment {
+        true => format!("\n AND EXISTS ({deployment})"),
+        false => String::new(),
+    };
+    format!(
+        r#"INSERT INTO "login_states" ("state", "nonce", "platform_id", "target_link_uri", "created_at", "expires_at", "used_at")
+ SELECT ?2, ?6, ?7, ?8, ?9, ?10, ?1
+ WHERE EXISTS (SELECT 1 FROM "platforms" WHERE "platforms"."id" = ?7 AND "platforms"."status" = ?3){deployment_active}
+ ON CONFLICT ("state") DO UPDATE SET "used_at" = ?1
+ WHERE "login_states"."used_at" IS NULL AND "login_states"."platform_id" = ?7
+ RETURNING ({deployment}) AS "deployment_pk""#
+    )
+}
 
-/// Statement that uses up a login state like [`USE_STATE`], and only when the deployment is active too.
-const USE_STATE_OF_ACTIVE_DEPLOYMENT: &str = r#"UPDATE "login_states" SET "used_at" = ?1
- WHERE "state" = ?2 AND "used_at" IS NULL
- AND EXISTS (SELECT 1 FROM "platforms" WHERE "platforms"."id" = "login_states"."platform_id" AND "platforms"."status" = ?3)
- AND EXISTS (SELECT 1 FROM "deployments" WHERE "deployments"."platform_id" = "login_states"."platform_id"
- AND "deployments"."deployment_id" = ?4 AND "deployments"."status" = ?5)
- RETURNING (SELECT "deployments"."id" FROM "deployments" WHERE "deployments"."platform_id" = "login_states"."platform_id"
- AND "deployments"."deployment_id" = ?4 AND "deployments"."status" = ?5) AS "deployment_pk""#;
+/// The statement of [`state_use_sql`] that requires an active deployment, on SQLite.
+static USE_STATE_OF_ACTIVE_DEPLOYMENT: LazyLock<String> = LazyLock::new(|| state_use_sql(true));
 
-/// Return the values that [`USE_STATE`] and [`USE_STATE_OF_ACTIVE_DEPLOYMENT`] bind, in order.
-fn state_use_values(state: &str, deployment_id: &str) -> Vec<Value> {
+/// Return the values that [`state_use_sql`]'s statements bind, in order.
+fn state_use_values(login: &login_state::Model, deployment_id: &str) -> Vec<Value> {
     vec![
         Utc::now().into(),
-        state.into(),
+        login.state.clone().into(),
         super::platforms::STATUS_ACTIVE.into(),
         deployment_id.into(),
         super::platforms::STATUS_ACTIVE.into(),
+        login.nonce.clone().into(),
+        login.platform_id.into(),
+        login.target_link_uri.clone().into(),
+        login.created_at.into(),
+        login.expires_at.into(),
     ]
 }
 
+/// The number of values of [`state_use_values`].
+const STATE_USE_VALUES: usize = 10;
+
 /// On the launch writer's SQLite connection, use up the login state
-/// `state` as [`use_login_state`] does, but only when deployment
+/// `login` as [`use_login_state`] does, but only when deployment
 /// `deployment_id` is registered and active as well, and return its key.
 /// `None` means nothing changed: the state, its registration or the
 /// deployment needs [`use_login_state`] and the checks that follow it.
 pub fn use_state_of_active_deployment(
     connection: &rusqlite::Connection,
-    state: &str,
+    login: &login_state::Model,
     deployment_id: &str,
 ) -> Result<Option<i64>, DbErr> {
-    let statement =
-        Statement::from_sql_and_values(DbBackend::Sqlite, USE_STATE_OF_ACTIVE_DEPLOYMENT, state_use_values(state, deployment_id));
+    let statement = Statement::from_sql_and_values(
+        DbBackend::Sqlite,
+        USE_STATE_OF_ACTIVE_DEPLOYMENT.as_str(),
+        state_use_values(login, deployment_id),
+    );
     let rows = direct::query(connection, &statement, &ColumnTypes::default())?;
     rows.first().map(|row| row.try_get::<i64>("", "deployment_pk")).transpose()
-}
-
-/// Turn the `?` placeholders of `sql` into PostgreSQL's `$1`, `$2`, and so
-/// on. `sql` must hold no `?` other than placeholders.
-fn numbered_placeholders(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut number = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            number += 1;
-            out.push('$');
-            out.push_str(&number.to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// Delete login states that expired before `before`.
@@ -457,7 +480,7 @@ fn postgres_rows_of(row: &QueryResult, with_link: bool, with_session: bool) -> R
 #[allow(clippy::too_many_arguments)]
 pub async fn use_state_and_store_launch<C: ConnectionTrait>(
     db: &C,
-    state: &str,
+    login: &login_state::Model,
     deployment_id: &str,
     user: UserRecord<'_>,
     course: ContextRecord<'_>,
@@ -467,7 +490,7 @@ pub async fn use_state_and_store_launch<C: ConnectionTrait>(
     landing: Option<&Statement>,
 ) -> Result<Option<(LaunchRows, QueryResult)>, DbErr> {
     let with_link = link.is_some();
-    let state_use = Some((state, deployment_id));
+    let state_use = Some((login, deployment_id));
     let statement = postgres_launch_statement(state_use, &user, &course, link.as_ref(), Some(session), services, landing);
     match db.query_one(statement).await? {
         Some(row) => Ok(Some((postgres_rows_of(&row, with_link, true)?, row))),
@@ -691,7 +714,7 @@ fn postgres_launch_rows(
 /// `landing` is left-joined to the returned row, as
 /// [`use_state_and_store_launch`] describes.
 fn postgres_launch_statement(
-    state_use: Option<(&str, &str)>,
+    state_use: Option<(&login_state::Model, &str)>,
     user: &UserRecord<'_>,
     course: &ContextRecord<'_>,
     link: Option<&ResourceLinkRecord<'_>>,
@@ -704,7 +727,7 @@ fn postgres_launch_statement(
     static TEXTS: [SqlText; 32] = [const { SqlText::new() }; 32];
     let now = Utc::now();
     let mut values = match state_use {
-        Some((state, deployment_id)) => state_use_values(state, deployment_id),
+        Some((login, deployment_id)) => state_use_values(login, deployment_id),
         None => Vec::new(),
     };
     values.extend(user_values(user, now));
@@ -763,7 +786,7 @@ impl Shape<'_> {
 }
 
 /// Build [`postgres_launch_statement`]'s statement from its values, in
-/// this order. The state's use takes 5, the user 7 and the course 7. The
+/// this order. The state's use takes 10, the user 7 and the course 7. The
 /// link takes 7, the session 9 (8 when the state is used), the services 3,
 /// and the landing select the number its shape names, each only when the
 /// shape has that part.
@@ -774,7 +797,10 @@ fn launch_rows_query(values: &[Value], shape: Shape<'_>) -> Statement {
     let landing_count = shape.landing.map_or(0, |(_, count)| count);
     let (values, landing_values) = values.split_at(values.len() - landing_count);
     let (mut sql, mut bound, mut next) = match uses_state {
-        true => (format!(r#"WITH "used" AS ({}), "#, numbered_placeholders_dollar(USE_STATE_OF_ACTIVE_DEPLOYMENT)), values[..5].to_vec(), 5),
+        true => {
+            let used = numbered_placeholders_dollar(&USE_STATE_OF_ACTIVE_DEPLOYMENT);
+            (format!(r#"WITH "used" AS ({used}), "#), values[..STATE_USE_VALUES].to_vec(), STATE_USE_VALUES)
+        }
         false => (String::from("WITH "), Vec::with_capacity(values.len()), 0),
     };
     let only_if = || uses_state.then(state_was_used);
@@ -1028,7 +1054,7 @@ mod tests {
                 launch_rows_query(values, Shape { uses_state: false, with_link, with_session, with_services: false, landing: None })
             });
             assert!(kept, "link {with_link}, session {with_session}");
-            let kept = SqlText::new().keeps(DbBackend::Postgres, count + 5 - usize::from(with_session), |values| {
+            let kept = SqlText::new().keeps(DbBackend::Postgres, count + STATE_USE_VALUES - usize::from(with_session), |values| {
                 launch_rows_query(values, Shape { uses_state: true, with_link, with_session, with_services: false, landing: None })
             });
             assert!(kept, "with the state's use: link {with_link}, session {with_session}");
@@ -1037,18 +1063,19 @@ mod tests {
 
     #[test]
     fn postgres_launch_stores_rows_only_after_state_use() {
-        let values: Vec<Value> = (0..34i64).map(Into::into).collect();
+        let values: Vec<Value> = (0..39i64).map(Into::into).collect();
         let statement = launch_rows_query(&values, Shape { uses_state: true, with_link: true, with_session: true, with_services: false, landing: None });
         let sql = &statement.sql;
 
-        assert!(sql.starts_with(r#"WITH "used" AS (UPDATE "login_states" SET "used_at" = $1"#), "{sql}");
+        assert!(sql.starts_with(r#"WITH "used" AS (INSERT INTO "login_states" ("state", "nonce", "platform_id", "target_link_uri", "created_at", "expires_at", "used_at")
+ SELECT $2, $6, $7, $8, $9, $10, $1"#), "{sql}");
         assert!(!sql.contains('?'), "{sql}");
         assert_eq!(sql.matches(r#"WHERE EXISTS (SELECT 1 FROM "used")"#).count(), 4, "{sql}");
         assert!(sql.contains(r#"(SELECT "deployment_pk" FROM "used")"#), "{sql}");
         assert!(!sql.contains(" VALUES "), "every row must wait for the state's use: {sql}");
-        assert!(sql.contains("$34"), "{sql}");
-        assert!(!sql.contains("$35"), "{sql}");
-        assert_eq!(statement.values.map(|Values(bound)| bound.len()), Some(34));
+        assert!(sql.contains("$39"), "{sql}");
+        assert!(!sql.contains("$40"), "{sql}");
+        assert_eq!(statement.values.map(|Values(bound)| bound.len()), Some(39));
     }
 
     #[test]
@@ -1061,7 +1088,7 @@ mod tests {
             slug.clone(),
         );
         assert_eq!(landing.values.clone().map(|Values(bound)| bound), Some(vec![slug.clone()]), "{}", landing.sql);
-        let mut values: Vec<Value> = (0..34i64).map(Into::into).collect();
+        let mut values: Vec<Value> = (0..39i64).map(Into::into).collect();
         values.push(slug.clone());
 
         let statement = launch_rows_query(&values, Shape { uses_state: true, with_link: true, with_session: true, with_services: false, landing: Some((&landing.sql, 1)) });
@@ -1072,10 +1099,10 @@ mod tests {
         assert!(sql.contains(r#", "landing".* FROM "#), "{sql}");
         assert!(sql.contains(r#""enrollments"."user_id" = ((SELECT "id" FROM "launch_user"))"#), "the stored user: {sql}");
         assert!(sql.contains(r#""enrollments"."context_pk" = ((SELECT "id" FROM "launch_course"))"#), "the stored course: {sql}");
-        assert!(sql.contains(r#""credentials"."slug" = $35"#), "{sql}");
-        assert!(!sql.contains("$36"), "{sql}");
+        assert!(sql.contains(r#""credentials"."slug" = $40"#), "{sql}");
+        assert!(!sql.contains("$41"), "{sql}");
         assert_eq!(statement.values.map(|Values(bound)| bound.last().cloned()), Some(Some(slug)));
-        for (with_link, count) in [(true, 35), (false, 28)] {
+        for (with_link, count) in [(true, 40), (false, 33)] {
             let kept = SqlText::new().keeps(DbBackend::Postgres, count, |values| {
                 launch_rows_query(values, Shape { uses_state: true, with_link, with_session: true, with_services: false, landing: Some((&landing.sql, 1)) })
             });
@@ -1085,19 +1112,19 @@ mod tests {
 
     #[test]
     fn postgres_launch_stores_services_of_link() {
-        let values: Vec<Value> = (0..37i64).map(Into::into).collect();
+        let values: Vec<Value> = (0..42i64).map(Into::into).collect();
         let shape = Shape { uses_state: true, with_link: true, with_session: true, with_services: true, landing: None };
 
         let statement = launch_rows_query(&values, shape);
         let sql = &statement.sql;
 
-        let services = r#", "launch_services" AS (INSERT INTO "link_services" ("resource_link_pk", "platform_id", "ags", "updated_at") SELECT (SELECT "id" FROM "launch_link"), $35, $36, $37 WHERE EXISTS (SELECT 1 FROM "used") ON CONFLICT ("resource_link_pk") DO UPDATE SET "ags" = "excluded"."ags", "updated_at" = "excluded"."updated_at") SELECT "#;
+        let services = r#", "launch_services" AS (INSERT INTO "link_services" ("resource_link_pk", "platform_id", "ags", "updated_at") SELECT (SELECT "id" FROM "launch_link"), $40, $41, $42 WHERE EXISTS (SELECT 1 FROM "used") ON CONFLICT ("resource_link_pk") DO UPDATE SET "ags" = "excluded"."ags", "updated_at" = "excluded"."updated_at") SELECT "#;
         assert!(sql.contains(services), "{sql}");
-        assert!(!sql.contains("$38"), "{sql}");
-        assert_eq!(statement.values.map(|Values(bound)| bound.len()), Some(37));
+        assert!(!sql.contains("$43"), "{sql}");
+        assert_eq!(statement.values.map(|Values(bound)| bound.len()), Some(42));
         for landing in [None, Some((r#"SELECT 1 AS "x" WHERE $1 = 1"#, 1))] {
             let shape = Shape { landing, ..shape };
-            let count = 37 + usize::from(landing.is_some());
+            let count = 42 + usize::from(landing.is_some());
             assert!(SqlText::new().keeps(DbBackend::Postgres, count, |values| launch_rows_query(values, shape)), "{landing:?}");
         }
         let indexes: std::collections::HashSet<usize> = (0..32)
@@ -1132,11 +1159,6 @@ mod tests {
     fn shift_placeholders_renumbers_each() {
         assert_eq!(shift_placeholders("a = $1 AND b = $12", 3), "a = $4 AND b = $15");
         assert_eq!(shift_placeholders("no placeholders", 3), "no placeholders");
-    }
-
-    #[test]
-    fn numbered_placeholders_count_from_one() {
-        assert_eq!(numbered_placeholders("a = ? AND b = ? OR c = ?"), "a = $1 AND b = $2 OR c = $3");
     }
 
     #[test]

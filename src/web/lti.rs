@@ -71,7 +71,7 @@ async fn login(state: AppState, params: LoginInitiation) -> Response {
         Ok(redirect) => {
             let cookie = iframe_cookie(
                 launch::state_cookie_name(&redirect.state),
-                redirect.state.clone(),
+                launch::state_id(&redirect.state).to_string(),
                 "/lti",
                 state.settings.lti.state_ttl_secs as i64,
             );
@@ -83,7 +83,7 @@ async fn login(state: AppState, params: LoginInitiation) -> Response {
                     minijinja::context! {
                         target => target,
                         origin => redirect.platform_origin,
-                        state => redirect.state,
+                        state => launch::state_id(&redirect.state),
                         nonce => redirect.nonce,
                         next => redirect.location.as_str(),
                     },
@@ -204,6 +204,7 @@ fn browser_check_page(check: BrowserCheck) -> Response {
                 minijinja::context! {
                     id_token => id_token,
                     state => state,
+                    state_id => crate::launch::state_id(&state),
                     continuation => continuation,
                     target => storage_target,
                     origin => platform_origin,
@@ -251,7 +252,7 @@ async fn relaunch(State(state): State<AppState>, RawQuery(query): RawQuery) -> R
         Ok(redirect) => {
             let cookie = iframe_cookie(
                 launch::state_cookie_name(&redirect.state),
-                redirect.state.clone(),
+                launch::state_id(&redirect.state).to_string(),
                 "/lti",
                 state.settings.lti.state_ttl_secs as i64,
             );

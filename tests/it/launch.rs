@@ -7,6 +7,7 @@
 use microcred::config::{Settings, UnknownDeploymentPolicy};
 use microcred::platforms::{self, PlatformInput};
 use microcred::launch::LaunchDetails;
+use microcred::login_token::{state_id, Carried};
 use microcred::sessions::{self, NewSession};
 use microcred::store::launches::{upsert_launch_rows, ContextRecord, ResourceLinkRecord, UserRecord};
 use microcred_lti::{MessageType, RoleSet};
@@ -19,7 +20,7 @@ use microcred_testkit::{
     claim, decode_header_unverified, role, Browser, HtmlForm, LaunchClaims, LaunchSpec, LaunchStage, LoginMethod, NonceChoice,
     Page, PlatformOptions, SigningChoice, StatusCode, TestKey, TestPlatform, TestUser,
 };
-use sea_orm::{ColumnTrait, DbBackend, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::support::{describe, registration, text_between, TestApp};
 
@@ -498,13 +499,18 @@ async fn login_redirect_carries_oidc_parameters() {
     let nonce = param("nonce").expect("a nonce parameter");
     assert_ne!(state, nonce);
 
-    let stored = login_state::Entity::find_by_id(state.clone())
-        .one(&app.state.db)
-        .await
-        .expect("read login_states")
-        .expect("the login stored its state");
-    assert_eq!(stored.nonce, nonce);
-    assert_eq!(stored.used_at, None);
+    // The state carries the login: the login stores nothing.
+    let carried = match app.state.login_tokens.open(&state) {
+        Ok(Carried::Token(carried)) => carried,
+        other => panic!("the state is not a login token of the tool: {other:?}"),
+    };
+    assert_eq!(carried.nonce, nonce);
+    assert_eq!(carried.state, state_id(&state));
+    let found = platforms::find(&app.state.db, platform.issuer(), platform.client_id()).await.expect("find the registration");
+    assert_eq!(carried.platform_id, found.id);
+    let params = carried.login_params.expect("the login's parameters");
+    assert!(params.contains(r#""lti_message_hint":"message-hint-1""#), "{params}");
+    assert_eq!(login_state::Entity::find().count(&app.state.db).await.expect("count login_states"), 0);
 }
 
 #[tokio::test]
@@ -719,6 +725,91 @@ async fn launch_rejects_second_post_of_form() {
     }
 }
 
+/// Returns the login that the state of `form` carries, sealed by `app`.
+fn carried_login(app: &TestApp, form: &HtmlForm) -> login_state::Model {
+    let state = form.field("state").expect("the form's state");
+    match app.state.login_tokens.open(state) {
+        Ok(Carried::Token(login)) => login,
+        other => panic!("the state is not a login token of the tool: {other:?}"),
+    }
+}
+
+/// Checks that a rejected launch opened no session and used no state.
+async fn assert_nothing_stored(app: &TestApp) {
+    let db = &app.state.db;
+    assert_eq!(session::Entity::find().count(db).await.expect("count sessions"), 0);
+    assert_eq!(login_state::Entity::find().count(db).await.expect("count login_states"), 0);
+}
+
+#[tokio::test]
+async fn launch_rejects_state_with_changed_details() {
+    let (app, _platform, browser, mut form, _found) = launch_stopped_at_form().await;
+    let state = form.field("state").expect("the form's state").to_string();
+    // Change one character of the encoded details and keep the id, which the cookie matches.
+    let details_at = state.find('.').expect("a token") + 2;
+    let changed = if state.as_bytes()[details_at] == b'A' { "B" } else { "A" };
+    let forged = format!("{}{changed}{}", &state[..details_at], &state[details_at + 1..]);
+    assert_eq!(state_id(&forged), state_id(&state));
+    form.set_field("state", &forged);
+
+    let page = browser.submit_form(&form).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "unknown_state").await;
+    assert_nothing_stored(&app).await;
+}
+
+#[tokio::test]
+async fn launch_rejects_expired_state() {
+    let (app, _platform, browser, mut form, _found) = launch_stopped_at_form().await;
+    let login = carried_login(&app, &form);
+    let expired = login_state::Model { expires_at: chrono::Utc::now() - chrono::Duration::seconds(1), ..login };
+    form.set_field("state", &app.state.login_tokens.seal(&expired));
+
+    let page = browser.submit_form(&form).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "unknown_state").await;
+    assert_nothing_stored(&app).await;
+}
+
+#[tokio::test]
+async fn launch_rejects_state_of_another_installation() {
+    let (app, _platform, browser, mut form, _found) = launch_stopped_at_form().await;
+    let (other, _other_platform) = start().await;
+    let login = carried_login(&app, &form);
+    form.set_field("state", &other.state.login_tokens.seal(&login));
+
+    let page = browser.submit_form(&form).await;
+
+    assert_rejected(&app, &page, StatusCode::BAD_REQUEST, "unknown_state").await;
+    assert_nothing_stored(&app).await;
+}
+
+/// A login whose parameters would make the state too long for the
+/// authorization URL stores its state, and the launch uses the row.
+#[tokio::test]
+async fn long_login_stores_its_state() {
+    let (app, platform) = start().await;
+    let browser = Browser::new();
+    let hint = format!("testkit-message-{}", "h".repeat(2500));
+    let spec = LaunchSpec::new(claims(&app, &platform)).lti_message_hint(Some(&hint)).stop_after(LaunchStage::Authorization);
+    let authorization = platform.launch(&browser, &app.login_url(), spec).await;
+    let form = authorization.form().expect("the platform's form_post page");
+    let state = form.field("state").expect("the form's state").to_string();
+    assert!(!state.contains('.'), "a stored state is its id alone: {} characters", state.len());
+    let db = &app.state.db;
+    let stored = login_state::Entity::find_by_id(state.clone()).one(db).await.expect("read login_states").expect("the stored state");
+    assert!(stored.login_params.as_deref().is_some_and(|params| params.contains(&hint)));
+    assert_eq!(stored.used_at, None);
+
+    let page = browser.submit_form(&form).await;
+
+    assert_launched(&page);
+    let used = login_state::Entity::find_by_id(state).one(db).await.expect("read login_states").expect("the stored state");
+    assert!(used.used_at.is_some(), "{used:?}");
+    let again = browser.submit_form(&form).await;
+    assert_rejected(&app, &again, StatusCode::BAD_REQUEST, "state_already_used").await;
+}
+
 #[tokio::test]
 async fn named_launch_stores_its_rows() {
     let (app, _platform, browser, form, found) = launch_stopped_at_form_naming(NAMED).await;
@@ -739,7 +830,7 @@ async fn named_launch_stores_its_rows() {
     assert_eq!(link.credential_slug.as_deref(), NAMED);
     assert_eq!(link.context_pk, sessions[0].context_pk);
     let state = form.field("state").expect("the form's state").to_string();
-    let stored = login_state::Entity::find_by_id(state).one(db).await.expect("read login_states").expect("the state");
+    let stored = login_state::Entity::find_by_id(state_id(&state)).one(db).await.expect("read login_states").expect("the state");
     assert!(stored.used_at.is_some(), "{stored:?}");
 }
 
@@ -1164,7 +1255,7 @@ async fn login_sets_state_cookie_attributes() {
         .find(|value| value.starts_with(&format!("{name}=")))
         .unwrap_or_else(|| panic!("no {name} cookie in {set_cookies:?}"));
     let cookie = cookie::Cookie::parse(*raw).expect("a valid Set-Cookie value");
-    assert_eq!(cookie.value(), state);
+    assert_eq!(cookie.value(), state_id(&state), "the cookie holds the state's id only");
     assert_eq!(cookie.path(), Some("/lti"));
     assert_eq!(cookie.http_only(), Some(true));
     assert_eq!(cookie.secure(), Some(true));
