@@ -3,9 +3,9 @@
 //! The state a login hands to the platform comes back with the id_token.
 //! When it is a token, it contains the login's details itself: its id, the
 //! nonce, the registration, the times and the login's parameters, under an
-//! HMAC. A login then writes nothing to the database; the launch stores the
-//! id when it uses the state up, and that stored id is what makes a state
-//! usable once. The state cookie holds only the id.
+//! HMAC. A login then writes nothing to the database. The launch stores the
+//! id when it uses the state up, so a second launch with the same state
+//! finds the id used and is rejected. The state cookie contains only the id.
 //!
 //! A token is `id` + `.` + `base64url(details as JSON)` + `.` +
 //! `base64url(HMAC-SHA256 over the id and the encoded details)`. Its key is
@@ -17,19 +17,18 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
-use crate::page_token::PageTokenKey;
+use crate::page_token::{keyed_hmac, HmacSha256, PageTokenKey};
 use crate::store::entities::login_state;
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// Maximum length of a state issued as a token. A login whose token would
 /// be longer stores its state as a row instead, so that the authorization
 /// URL stays well within what web servers accept. The login's parameters,
 /// which the platform chooses, make up most of a token's length.
+/// NOTE: 2,048 is an estimate of what web servers in front of an LMS accept,
+/// not a limit that an LMS documents.
 pub const MAX_TOKEN_LEN: usize = 2048;
 
 /// Maximum length of a state that a launch reads. A longer one is rejected unread.
@@ -102,8 +101,7 @@ impl LoginStateKey {
     }
 
     fn mac(&self, id: &str, details: &str) -> HmacSha256 {
-        // HMAC takes keys of any length, so the key is never refused.
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        let mut mac = keyed_hmac(&self.key);
         mac.update(id.as_bytes());
         mac.update(b".");
         mac.update(details.as_bytes());
@@ -130,7 +128,8 @@ impl LoginStateKey {
             storage_target: login.storage_target.clone(),
             login_params,
         };
-        // Serializing a struct of strings, numbers and a JSON map cannot fail.
+        // serde_json fails only on a map with keys that are not strings or on a
+        // failing `Serialize` impl, and `Details` has neither.
         let json = serde_json::to_vec(&details).unwrap_or_default();
         let encoded = URL_SAFE_NO_PAD.encode(json);
         let tag = self.mac(&login.state, &encoded).finalize().into_bytes();

@@ -18,7 +18,7 @@ use sha2::Sha256;
 
 use crate::store::entities::secret;
 
-type HmacSha256 = Hmac<Sha256>;
+pub(crate) type HmacSha256 = Hmac<Sha256>;
 
 const SECRET_NAME: &str = "page_token_key";
 
@@ -86,11 +86,7 @@ impl PageTokenKey {
     }
 
     fn mac(&self, payload: &[u8]) -> HmacSha256 {
-        // HMAC accepts keys of any length, so this never fails.
-        let mut mac = match HmacSha256::new_from_slice(&self.key) {
-            Ok(mac) => mac,
-            Err(_) => unreachable_mac(),
-        };
+        let mut mac = keyed_hmac(&self.key);
         mac.update(payload);
         mac
     }
@@ -122,13 +118,10 @@ impl PageTokenKey {
     }
 }
 
-fn unreachable_mac() -> HmacSha256 {
-    // `Hmac::new_from_slice` only fails for fixed-size-key MACs; HMAC has none.
-    // An empty key is a valid HMAC key, so this branch also cannot fail.
-    match HmacSha256::new_from_slice(&[0u8; 32]) {
-        Ok(mac) => mac,
-        Err(_) => unreachable!("HMAC-SHA256 accepts any key length"),
-    }
+/// Start an HMAC-SHA256 with `key`.
+pub(crate) fn keyed_hmac(key: &[u8]) -> HmacSha256 {
+    // `Hmac::new_from_slice` fails only for MACs with a fixed key size, and HMAC takes keys of any length.
+    <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC-SHA256 takes keys of any length"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
